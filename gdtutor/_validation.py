@@ -1,0 +1,83 @@
+"""Input checks shared by every public function: clear errors instead of silent NaNs."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+_EXACT_INTEGER_LIMIT = 2**53  # integers up to this size convert to float64 exactly
+
+
+def as_float_tensor(x: object, *, name: str = "A", min_ndim: int = 2) -> Tensor:
+    """Return ``x`` as a finite float32/float64 tensor, keeping its dtype and device.
+
+    Parameters
+    ----------
+    x
+        A tensor or anything :func:`torch.as_tensor` accepts (NumPy array, nested lists).
+    name
+        The argument's name, used in error messages.
+    min_ndim
+        The least number of dimensions accepted (2 for matrices, batches ``(..., m, n)`` allowed).
+
+    Returns
+    -------
+    Tensor
+        Float tensors are returned as they are; integer tensors whose values are exact in float64
+        are converted to float64 (as :func:`numpy.linalg.inv` does).
+
+    Raises
+    ------
+    TypeError
+        For boolean, complex, half-precision or other unsupported dtypes.
+    ValueError
+        For too few dimensions, empty input, or NaN/Inf entries.
+    """
+    try:
+        tensor = x if isinstance(x, Tensor) else torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            f"{name} must be a tensor or array-like of numbers; got {type(x).__name__}."
+        ) from error
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(
+            f"{name} has dtype {tensor.dtype}; gdtutor works with real float32 or float64 tensors. "
+            f"Convert it first, e.g. {name}.double()."
+        )
+    if not tensor.is_floating_point():
+        if tensor.numel() and tensor.abs().max().item() > _EXACT_INTEGER_LIMIT:
+            raise TypeError(
+                f"{name} has integer entries beyond 2**53 that float64 cannot represent exactly; "
+                "scale the data or convert it yourself."
+            )
+        tensor = tensor.to(torch.float64)
+    elif tensor.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} has dtype {tensor.dtype}, which is too imprecise for these methods; "
+            f"use {name}.float() or {name}.double()."
+        )
+    if tensor.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions; got shape {tuple(tensor.shape)}."
+        )
+    if tensor.numel() == 0:
+        raise ValueError(
+            f"{name} is empty (shape {tuple(tensor.shape)}); there is nothing to compute."
+        )
+    if not torch.isfinite(tensor).all():
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise ValueError(
+            f"{name} contains {bad} NaN or Inf entries; remove or impute them before calling this function."
+        )
+    return tensor
+
+
+def require_square(a: Tensor, *, name: str = "A") -> None:
+    """Raise a clear error unless the trailing two dimensions of ``a`` are equal."""
+    m, n = a.shape[-2:]
+    if m != n:
+        raise ValueError(
+            f"{name} must be square to have an inverse; got shape {tuple(a.shape)}. "
+            "For a rectangular matrix ask for the pseudo-inverse (pseudo=True)."
+        )

@@ -1,0 +1,52 @@
+"""Sessions for tests, docs and lint. Every environment is pinned by constraints.txt."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"  # pip, not uv: see README ("Installing PyTorch")
+nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.error_on_missing_interpreters = True
+
+CONSTRAINTS = ("-c", "constraints.txt")
+DOCS_ARGS = ("-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite with a coverage report; extra arguments go to pytest."""
+    session.install(*CONSTRAINTS, "-e", ".[test]")
+    session.run(
+        "pytest", "--cov=gdtutor", "--cov-report=term", "--cov-report=xml", *session.posargs
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML book, executing every tutorial; the site lands in docs/_build/html.
+
+    `nox -s docs -- serve` rebuilds on every change to docs/ or gdtutor/ and reloads the browser.
+    `nox -s docs -- fresh` (and any build under CI) re-executes every notebook from scratch.
+    """
+    session.install(*CONSTRAINTS, "-e", ".[docs]")
+    if "serve" in session.posargs:
+        session.run(
+            "sphinx-autobuild", *DOCS_ARGS, "--watch", "gdtutor", "--port", "8000", "--open-browser"
+        )
+        return
+    args = DOCS_ARGS
+    if os.environ.get("CI") or "fresh" in session.posargs:
+        # Forced execution ignores the notebook cache; -E re-reads every page; -T prints tracebacks.
+        args = ("-E", "-T", "-D", "nb_execution_mode=force", *args)
+    session.run("sphinx-build", *args)
+    session.log("The site is in docs/_build/html (open docs/_build/html/index.html).")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install(*CONSTRAINTS, "ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

@@ -1,0 +1,75 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gdtutor import derivatives
+
+
+def test_elementwise_derivative_of_sine_is_cosine():
+    x = torch.linspace(0, 2 * math.pi, 50, dtype=torch.float64)
+    torch.testing.assert_close(
+        derivatives.elementwise_derivative(torch.sin, x), torch.cos(x), rtol=0, atol=0
+    )
+
+
+def test_elementwise_derivative_leaves_input_untouched():
+    x = torch.tensor([1.0, 2.0])
+    derivatives.elementwise_derivative(torch.exp, x)
+    assert not x.requires_grad and x.grad is None
+
+
+def test_elementwise_derivative_rejects_reductions():
+    with pytest.raises(ValueError, match="elementwise"):
+        derivatives.elementwise_derivative(torch.sum, torch.ones(3))
+
+
+def test_finite_differences_of_a_quadratic_are_exact_up_to_rounding():
+    # central differences have no truncation error on polynomials of degree <= 2
+    a = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    x = torch.tensor([0.5, -1.5], dtype=torch.float64)
+    gradient = derivatives.finite_difference_gradient(lambda v: v @ a @ v, x)
+    torch.testing.assert_close(gradient, 2 * a @ x, rtol=1e-9, atol=1e-9)
+
+
+def test_finite_differences_keep_shape_and_dtype():
+    x = torch.ones(2, 3, dtype=torch.float32)
+    gradient = derivatives.finite_difference_gradient(lambda v: (v**2).sum(), x)
+    assert gradient.shape == x.shape and gradient.dtype == torch.float32
+    torch.testing.assert_close(gradient, 2 * x, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("x", "h", "error", "message"),
+    [
+        (torch.ones(2, dtype=torch.int64), None, TypeError, "float tensor"),
+        (torch.ones(2), 0.0, ValueError, "positive"),
+        (torch.ones(2), -1e-3, ValueError, "positive"),
+    ],
+)
+def test_finite_differences_reject_bad_input(x, h, error, message):
+    with pytest.raises(error, match=message):
+        derivatives.finite_difference_gradient(lambda v: v.sum(), x, h=h)
+
+
+def test_optimal_step_is_cube_root_of_epsilon():
+    assert derivatives.optimal_step(torch.float64) == pytest.approx(2.0 ** (-52 / 3))
+    assert 4e-3 < derivatives.optimal_step(torch.float32) < 6e-3
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    x=st.floats(min_value=-3.0, max_value=3.0),
+    log_h=st.floats(min_value=-10.0, max_value=-1.0),
+)
+def test_error_model_bounds_the_central_difference_of_sine(x, log_h):
+    # |f| <= 1 and |f'''| <= 1 for the sine: the model with value = third_derivative = 1 is an upper
+    # bound, up to the rounding of the final division and of x + h itself (|x| <= 3: factor 4)
+    h = 10.0**log_h
+    point = torch.tensor([x], dtype=torch.float64)
+    estimate = derivatives.finite_difference_gradient(lambda v: torch.sin(v).sum(), point, h=h)
+    error = abs(estimate.item() - math.cos(x))
+    bound = derivatives.central_difference_error_model(torch.tensor(h), dtype=torch.float64).item()
+    assert error <= 4 * bound + 1e-15

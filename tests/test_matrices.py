@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from gdtutor import matrices
+
+
+def test_seeded_rand_reproduces_the_2020_draw_without_touching_global_state():
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    draw = matrices.seeded_rand(2, 3)
+    assert torch.equal(torch.get_rng_state(), before)
+    expected = torch.tensor([[0.7196, 0.6295, 0.6667], [0.3385, 0.8522, 0.3126]])
+    torch.testing.assert_close(draw, expected, rtol=0, atol=5e-5)
+    torch.manual_seed(314)
+    assert torch.equal(draw, torch.rand(2, 3))
+
+
+def test_seeded_rand_dtype():
+    assert matrices.seeded_rand(3, 3, dtype=torch.float64).dtype == torch.float64
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_random_orthogonal_is_orthogonal(n):
+    q = matrices.random_orthogonal(n, seed=3)
+    torch.testing.assert_close(
+        q.T @ q, torch.eye(n, dtype=torch.float64), rtol=0, atol=10 * n * 2.2e-16
+    )
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (7, 4), (3, 6)])
+def test_prescribed_singular_values_are_exact(shape):
+    s = torch.linspace(3.0, 0.5, min(shape), dtype=torch.float64)
+    a = matrices.with_singular_values(s, shape=shape, seed=1)
+    assert a.shape == shape
+    # backward stability of the SVD: errors of order n * u * sigma_max
+    torch.testing.assert_close(
+        torch.linalg.svdvals(a), s, rtol=0, atol=50 * max(shape) * 2.2e-16 * 3.0
+    )
+
+
+@pytest.mark.parametrize("kappa", [1.0, 10.0, 1e6])
+def test_condition_number_is_exact(kappa):
+    a = matrices.with_condition_number(8, kappa, seed=2)
+    assert torch.linalg.cond(a).item() == pytest.approx(kappa, rel=1e-8)
+
+
+def test_geometric_spectrum_endpoints():
+    s = matrices.geometric_spectrum(5, 100.0)
+    assert s[0].item() == pytest.approx(1.0) and s[-1].item() == pytest.approx(0.01)
+    assert torch.equal(matrices.geometric_spectrum(1, 100.0), torch.ones(1, dtype=torch.float64))
+
+
+def test_factories_reject_bad_arguments():
+    with pytest.raises(ValueError, match="at least 1"):
+        matrices.geometric_spectrum(3, 0.5)
+    with pytest.raises(ValueError, match="need min"):
+        matrices.with_singular_values([1.0, 2.0], shape=(3, 3))
+    with pytest.raises(ValueError, match="non-negative"):
+        matrices.with_singular_values([1.0, -2.0])

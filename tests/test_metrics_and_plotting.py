@@ -1,0 +1,30 @@
+import torch
+
+from gdtutor import metrics, plotting
+
+
+def test_relative_and_max_errors():
+    reference = torch.tensor([3.0, 4.0])
+    assert metrics.relative_error(torch.tensor([3.0, 4.5]), reference) == 0.5 / 5
+    assert metrics.relative_error(torch.tensor([1.0, 0.0]), torch.zeros(2)) == 1.0
+    assert metrics.max_abs_error(torch.tensor([3.0, 3.0]), reference) == 1.0
+
+
+def test_plot_derivative_draws_three_curves():
+    x = torch.linspace(0, 1, 10)
+    fig = plotting.plot_derivative(x, x.sin(), x.cos(), x.cos(), name="\\sin")
+    (ax,) = fig.axes
+    assert len(ax.lines) == 4  # three curves and the zero line
+    assert next(text.get_text() for text in ax.get_legend().get_texts()) == "$\\sin(x)$"
+
+
+def test_plot_finite_difference_error_is_log_log_with_one_pair_per_dtype():
+    steps = torch.logspace(-8, -1, 5, dtype=torch.float64)
+    errors = {"float32": steps.clone(), "float64": torch.zeros(5, dtype=torch.float64)}
+    fig = plotting.plot_finite_difference_error(
+        steps, errors, {k: v + 1 for k, v in errors.items()}
+    )
+    (ax,) = fig.axes
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert len(ax.lines) == 4
+    assert min(ax.lines[2].get_ydata()) > 0  # exact zeros are clamped, not dropped by the log scale
