@@ -2,14 +2,30 @@
 
 The package holds every algorithm, metric, test matrix and figure the tutorials use:
 
+- :func:`gdtutor.inverse`: a matrix inverse by iterative methods (Part 2), in
+  :mod:`gdtutor.inversion`;
+- :func:`gdtutor.descend`: the gradient-descent loop every part shares, in :mod:`gdtutor.descent`;
 - :mod:`gdtutor.derivatives`: autograd checked against finite differences (Part 1);
-- :mod:`gdtutor.inversion`: the matrix inverse by gradient descent (Part 2);
 - :mod:`gdtutor.matrices`: seeded test matrices;
 - :mod:`gdtutor.metrics`: error measures;
 - :mod:`gdtutor.plotting`: the tutorials' figures.
 """
 
-from gdtutor import derivatives, inversion, matrices, metrics, plotting
+from gdtutor import derivatives, descent, inversion, matrices, metrics, plotting
+from gdtutor.descent import DescentResult, DivergenceError, descend
+from gdtutor.inversion import InverseResult, inverse
 
-__all__ = ["derivatives", "inversion", "matrices", "metrics", "plotting"]
+__all__ = [
+    "DescentResult",
+    "DivergenceError",
+    "InverseResult",
+    "derivatives",
+    "descend",
+    "descent",
+    "inverse",
+    "inversion",
+    "matrices",
+    "metrics",
+    "plotting",
+]
 __version__ = "0.1.0"

@@ -1,16 +1,22 @@
+import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.func import grad
 
-from gdtutor import inversion, matrices
+import gdtutor
+from gdtutor import inversion, matrices, metrics
+from gdtutor.descent import DivergenceError
 
-EPS64 = torch.finfo(torch.float64).eps
+EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
+LAPACK_ACCEPTANCE = 30  # LAPACK's test suite accepts a scaled residual below 30
 
 
+# --- the loss and its gradient (Part 1's bridge) --------------------------------------------
 def test_loss_vanishes_at_the_inverse():
     a = matrices.with_condition_number(5, 10.0, seed=4)
     x = torch.linalg.inv(a)
-    # |AX - I| <= kappa * u * n for a backward-stable inverse
-    assert inversion.inverse_loss(a, x).sqrt() < 10.0 * 5 * 10 * EPS64
+    assert inversion.inverse_loss(a, x).sqrt() < 10.0 * 5 * 10 * EPS[torch.float64]
 
 
 def test_hand_gradient_matches_autograd_batched():
@@ -18,7 +24,9 @@ def test_hand_gradient_matches_autograd_batched():
     x = matrices.seeded_rand(3, 4, 4, seed=2, dtype=torch.float64)
     by_hand = inversion.inverse_loss_gradient(a, x)
     by_autograd = grad(lambda x: inversion.inverse_loss(a, x))(x)
-    torch.testing.assert_close(by_hand, by_autograd, rtol=10 * EPS64, atol=10 * EPS64)
+    torch.testing.assert_close(
+        by_hand, by_autograd, rtol=10 * EPS[torch.float64], atol=10 * EPS[torch.float64]
+    )
 
 
 def test_residual_of_rectangular_shapes():
@@ -27,3 +35,192 @@ def test_residual_of_rectangular_shapes():
     torch.testing.assert_close(
         inversion.identity_residual(a, x), -torch.eye(5, dtype=torch.float64)
     )
+
+
+# --- the 2020 scheme, faithfully -------------------------------------------------------------
+def test_2020_scheme_reproduces_the_posts_numbers():
+    m1 = matrices.seeded_rand(4, 4, seed=314)
+    m2 = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    first = gdtutor.inverse(m1, "2020", max_steps=360)
+    assert first.losses[0].item() == pytest.approx(0.7897, abs=5e-5)
+    assert int((first.losses < 1e-6).nonzero()[0]) == 355
+    second = gdtutor.inverse(m2, "2020", max_steps=130)
+    assert second.losses[0].item() == pytest.approx(1.665, abs=5e-4)
+    assert int((second.losses < 1e-6).nonzero()[0]) == 123
+    assert first.inverse.dtype == torch.float32
+
+
+def test_2020_scheme_equals_hand_written_heavy_ball():
+    # X -= 0.9 * X.grad; X.grad *= 0.9 (gradients accumulate) is torch's SGD with momentum 0.9
+    m = matrices.seeded_rand(4, 4, seed=314, dtype=torch.float64)
+    x = matrices.seeded_rand(4, 4, seed=314, dtype=torch.float64).requires_grad_(True)
+    for _ in range(50):
+        ((x @ m - torch.eye(4, dtype=torch.float64)) ** 2).mean().backward()
+        with torch.no_grad():
+            x -= 0.9 * x.grad
+            x.grad *= 0.9
+    result = gdtutor.inverse(m, "2020", max_steps=50)
+    torch.testing.assert_close(result.inverse, x.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_2020_scheme_options():
+    m = matrices.seeded_rand(4, 4, seed=314)
+    with pytest.raises(TypeError, match="only lr and momentum"):
+        gdtutor.inverse(m, "2020", nesterov=True)
+    with pytest.raises(ValueError, match="does not find A"):
+        gdtutor.inverse(m, "2020", pseudo=True)
+    with pytest.raises(DivergenceError, match=r"lr < 3\.8"):
+        gdtutor.inverse(m, "2020", lr=30.0)
+
+
+# --- accuracy against torch.linalg.inv -------------------------------------------------------
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kappa", [1.0, 10.0, 1e3])
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+def test_newton_schulz_is_as_accurate_as_lapack(n, kappa, dtype):
+    a = matrices.with_condition_number(n, kappa, seed=n, dtype=dtype)
+    result = gdtutor.inverse(a)
+    assert result.method == "newton-schulz" and result.converged
+    assert result.inverse.dtype == dtype
+    assert metrics.inverse_scaled_residual(a, result.inverse) < LAPACK_ACCEPTANCE
+    # forward error of a backward-stable inverse: about kappa * u (times a modest factor of n)
+    assert metrics.inverse_forward_error(a, result.inverse) < 10 * n * kappa * EPS[dtype]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=12),
+    log_kappa=st.floats(min_value=0.0, max_value=6.0),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_newton_schulz_property(n, log_kappa, seed):
+    kappa = 10.0**log_kappa
+    a = matrices.with_condition_number(n, kappa, seed=seed)
+    x = gdtutor.inverse(a).inverse
+    assert metrics.inverse_scaled_residual(a, x) < LAPACK_ACCEPTANCE
+    torch.testing.assert_close(
+        x, torch.linalg.inv(a), rtol=0, atol=10 * n * kappa * EPS[torch.float64] * x.abs().max()
+    )
+
+
+@pytest.mark.parametrize("kappa", [2.0, 10.0, 100.0])
+def test_cgnr_reaches_its_kappa_squared_floor(kappa):
+    n = 30
+    a = matrices.with_condition_number(n, kappa, seed=5)
+    result = gdtutor.inverse(a, "cgnr")
+    assert result.converged
+    # the normal equations square the condition number
+    assert metrics.inverse_forward_error(a, result.inverse) < 10 * n * kappa**2 * EPS[torch.float64]
+
+
+def test_gradient_descent_meets_tolerance_at_the_predicted_rate():
+    a = matrices.with_condition_number(20, 10.0, seed=3)
+    result = gdtutor.inverse(a, "gd", tol=1e-8)
+    rate = (100 - 1) / (100 + 1)
+    assert result.converged and result.predicted_rate == pytest.approx(rate)
+    # the loss is quadratic in the error: it contracts by at most rate² per step
+    assert (result.losses[1:] <= result.losses[:-1] * rate**2 * (1 + 1e-9)).all()
+    assert metrics.inverse_forward_error(a, result.inverse) < 1e-7
+
+
+def test_optimizers_on_the_same_loss():
+    a = matrices.with_condition_number(10, 5.0, seed=7)
+    lr, momentum = inversion.heavy_ball_parameters(a)
+    heavy = gdtutor.inverse(a, "optimizer", optimizer="sgd", lr=lr, momentum=momentum, tol=1e-10)
+    plain = gdtutor.inverse(a, "gd", tol=1e-10)
+    assert heavy.converged and plain.converged and heavy.steps < plain.steps
+    lbfgs = gdtutor.inverse(
+        a,
+        "optimizer",
+        optimizer="lbfgs",
+        line_search_fn="strong_wolfe",
+        tolerance_grad=0,
+        tolerance_change=0,
+        tol=1e-10,
+    )
+    assert lbfgs.converged and lbfgs.evaluations > lbfgs.steps
+    adam = gdtutor.inverse(a, "optimizer", optimizer="adam", lr=1e-2, max_steps=300)
+    assert adam.losses[-1] < adam.losses[0] / 100
+    with pytest.raises(DivergenceError, match="is stable"):
+        gdtutor.inverse(a, "optimizer", optimizer="sgd", lr=10.0)
+
+
+# --- batches, dtypes -------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["newton-schulz", "cgnr", "gd"])
+def test_batches_are_inverted_matrix_by_matrix(method):
+    batch = torch.stack(
+        [matrices.with_condition_number(5, k, seed=i) for i, k in enumerate([1.5, 3.0, 8.0, 2.0])]
+    )
+    batch = batch.reshape(2, 2, 5, 5)
+    result = gdtutor.inverse(batch, method, tol=1e-12 if method == "gd" else None)
+    assert result.inverse.shape == (2, 2, 5, 5)
+    assert metrics.inverse_forward_error(batch, result.inverse) < 1e-10
+
+
+def test_integers_become_float64():
+    result = gdtutor.inverse([[2, 0], [0, 4]])
+    assert result.inverse.dtype == torch.float64
+    torch.testing.assert_close(
+        result.inverse, torch.diag(torch.tensor([0.5, 0.25], dtype=torch.float64))
+    )
+
+
+# --- the pseudo-inverse ----------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5)])
+@pytest.mark.parametrize("method", ["newton-schulz", "cgnr", "gd"])
+def test_pseudo_inverse_of_rank_deficient_matrices(shape, method):
+    a = matrices.with_singular_values(
+        [2.0, 1.0, 0.5, 0.0][: min(shape)] + [0.0] * (min(shape) - 4), shape=shape, seed=9
+    )
+    result = gdtutor.inverse(a, method, pseudo=True, max_steps=2000 if method == "gd" else None)
+    assert result.inverse.shape == shape[::-1]
+    reference = torch.linalg.pinv(a)
+    # kappa on the range is 4; GD contracts by (16 - 1)/(16 + 1) per step: 2000 steps reach rounding
+    assert metrics.relative_error(result.inverse, reference) < 1e-10
+
+
+def test_newton_schulz_does_not_blow_up_after_reaching_the_pseudo_inverse():
+    a = matrices.with_singular_values([1.0, 1e-3, 0.0], seed=4)
+    result = gdtutor.inverse(a, pseudo=True, max_steps=200)
+    assert result.converged and result.steps < 100
+    assert metrics.relative_error(result.inverse, torch.linalg.pinv(a)) < 1e-9
+
+
+# --- bad input -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (torch.ones(3, 4), ValueError, "must be square"),
+        (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), ValueError, "NaN or Inf"),
+        (torch.ones(0, 0), ValueError, "empty"),
+        (torch.eye(2, dtype=torch.bool), TypeError, "dtype torch.bool"),
+        (torch.eye(2, dtype=torch.float16), TypeError, "too imprecise"),
+    ],
+)
+def test_bad_input_is_rejected(value, error, message):
+    with pytest.raises(error, match=message):
+        gdtutor.inverse(value)
+
+
+def test_singular_input_without_pseudo_is_rejected():
+    with pytest.raises(ValueError, match=r"singular to working precision.*pseudo=True"):
+        gdtutor.inverse(matrices.with_singular_values([1.0, 0.0], seed=1))
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown method 'lu'"):
+        gdtutor.inverse(torch.eye(2), "lu")  # type: ignore[arg-type]
+
+
+def test_diverging_gd_step_names_a_stable_one():
+    a = matrices.with_singular_values([2.0, 1.0], seed=0)
+    with pytest.raises(DivergenceError, match=r"lr < 0.5 is stable"):
+        gdtutor.inverse(a, "gd", lr=1.5)
+
+
+def test_scaled_residual_and_forward_error_of_lapack():
+    a = matrices.with_condition_number(30, 100.0, seed=2)
+    x = torch.linalg.inv(a)
+    assert metrics.inverse_scaled_residual(a, x) < LAPACK_ACCEPTANCE
+    assert metrics.inverse_forward_error(a, x) < 30 * 100 * EPS[torch.float64]
+    assert metrics.inverse_scaled_residual(a, torch.zeros_like(x) + 1) > 1e10

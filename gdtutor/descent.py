@@ -1,0 +1,272 @@
+r"""The one gradient-descent loop every part uses.
+
+:func:`descend` minimises a loss closure over some tensors with any :mod:`torch.optim` optimizer,
+records the loss history, stops on a tolerance or a step budget, and turns a diverging run into a
+clear :class:`DivergenceError` instead of silent NaNs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+#: What :func:`descend` accepts as ``optimizer``: a name (``"sgd"``, ``"adam"``, ``"lbfgs"``, ...),
+#: an optimizer class, or a ready instance built on the same parameters.
+OptimizerSpec = str | type[Optimizer] | Optimizer
+#: Builds a learning-rate scheduler for the optimizer, e.g.
+#: ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1000)``.
+SchedulerFactory = Callable[[Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+_OPTIMIZERS: dict[str, type[Optimizer]] = {
+    name.lower(): cls
+    for name, cls in vars(torch.optim).items()
+    if isinstance(cls, type) and issubclass(cls, Optimizer) and cls is not Optimizer
+}
+
+
+class DivergenceError(RuntimeError):
+    """Raised when the loss becomes NaN/Inf or explodes: almost always a step size too large.
+
+    Attributes
+    ----------
+    step
+        The step at which divergence was detected.
+    loss
+        The offending loss value.
+    safe_lr
+        A learning rate known to be stable for this problem, when the caller could compute one.
+    """
+
+    def __init__(self, message: str, *, step: int, loss: float, safe_lr: float | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.loss = loss
+        self.safe_lr = safe_lr
+
+
+@dataclass(frozen=True)
+class DescentResult:
+    """The outcome of :func:`descend`, in the spirit of :class:`scipy.optimize.OptimizeResult`.
+
+    Attributes
+    ----------
+    params
+        The final values of the parameters (detached copies).
+    losses
+        ``losses[k]`` is the loss at the ``k``-th iterate (``losses[0]`` at the start), float64.
+    steps
+        The number of optimizer steps taken.
+    evaluations
+        How many times the loss was evaluated (each with its gradient, except the last). Equal to
+        ``steps + 1`` except for optimizers that search along a line, such as L-BFGS.
+    converged
+        Whether the tolerance was reached.
+    reason
+        Why the loop stopped, in words.
+    metrics
+        Each requested metric's history, recorded alongside ``losses``.
+    """
+
+    params: tuple[Tensor, ...]
+    losses: Tensor
+    steps: int
+    evaluations: int
+    converged: bool
+    reason: str
+    metrics: Mapping[str, Tensor] = field(default_factory=dict)
+
+
+def make_optimizer(spec: OptimizerSpec, params: list[Tensor], **kwargs: Any) -> Optimizer:
+    """Build a :mod:`torch.optim` optimizer from a name, a class or an instance.
+
+    Parameters
+    ----------
+    spec
+        A case-insensitive name of a :mod:`torch.optim` class (``"sgd"``, ``"adam"``, ``"lbfgs"``),
+        the class itself, or an instance (returned as it is; ``kwargs`` must then be empty).
+    params
+        The tensors to optimise.
+    **kwargs
+        Passed to the optimizer's constructor (``lr``, ``momentum``, ...).
+    """
+    if isinstance(spec, Optimizer):
+        if kwargs:
+            raise TypeError(
+                f"optimizer options {sorted(kwargs)} cannot be applied to a ready optimizer instance."
+            )
+        return spec
+    if isinstance(spec, str):
+        try:
+            spec = _OPTIMIZERS[spec.lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown optimizer {spec!r}; choose one of {sorted(_OPTIMIZERS)}."
+            ) from None
+    if not (isinstance(spec, type) and issubclass(spec, Optimizer)):
+        raise TypeError(
+            f"optimizer must be a name, a torch.optim.Optimizer class or instance; got {spec!r}."
+        )
+    return spec(params, **kwargs)
+
+
+def descend(
+    loss_fn: Callable[[], Tensor],
+    params: Iterable[Tensor],
+    optimizer: OptimizerSpec = "sgd",
+    *,
+    max_steps: int = 1000,
+    tol: float | None = None,
+    scheduler: SchedulerFactory | None = None,
+    metrics: Mapping[str, Callable[[], float | Tensor]] | None = None,
+    blowup: float = 1e6,
+    safe_lr: Callable[[], float] | None = None,
+    progress: bool = False,
+    **optimizer_options: Any,
+) -> DescentResult:
+    r"""Minimise ``loss_fn()`` over ``params`` by gradient descent with a torch optimizer.
+
+    At each iterate :math:`x_k` the loop evaluates the loss :math:`f(x_k)`, records it, stops if
+    :math:`f(x_k) \le` ``tol``, and otherwise takes one optimizer step.
+
+    Parameters
+    ----------
+    loss_fn
+        A closure that computes a scalar loss from the current ``params``.
+    params
+        The leaf tensors to optimise (``requires_grad`` is set on them); updated in place.
+    optimizer
+        A name, class or instance (see :func:`make_optimizer`); ``optimizer_options`` such as
+        ``lr`` and ``momentum`` go to its constructor.
+    max_steps
+        The step budget.
+    tol
+        Stop as soon as the loss is at most ``tol`` (never, if ``None``).
+    scheduler
+        Builds a learning-rate scheduler, stepped once per iteration.
+    metrics
+        Named callables evaluated (without gradients) at every iterate, recorded like the loss.
+    blowup
+        Divergence is declared when the loss exceeds ``blowup`` times its initial value
+        (or becomes NaN/Inf).
+    safe_lr
+        Computes a learning rate that is stable for this problem, quoted in the divergence error.
+        Called only if the run diverges.
+    progress
+        Show a progress bar (needs :mod:`tqdm`); off by default and in the docs.
+
+    Returns
+    -------
+    DescentResult
+
+    Raises
+    ------
+    DivergenceError
+        If the loss becomes NaN/Inf or grows by more than ``blowup``.
+
+    Notes
+    -----
+    Optimizers that need a closure (:class:`torch.optim.LBFGS`) are stepped with one; for them
+    one "step" is one call of ``optimizer.step``, which may evaluate the loss several times.
+    """
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
+    tensors = [p.requires_grad_(True) for p in params]
+    opt = make_optimizer(optimizer, tensors, **optimizer_options)
+    lr_schedule = scheduler(opt) if scheduler is not None else None
+    needs_closure = isinstance(opt, torch.optim.LBFGS)
+    recorders = dict(metrics or {})
+    losses: list[float] = []
+    recorded: dict[str, list[float]] = {name: [] for name in recorders}
+    evaluations = 0
+
+    def evaluate() -> Tensor:
+        nonlocal evaluations
+        evaluations += 1
+        return loss_fn()
+
+    def closure() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = evaluate()
+        loss.backward()
+        return loss
+
+    bar = _progress_bar(max_steps) if progress else None
+    converged, reason, steps = False, f"reached max_steps={max_steps}", max_steps
+    for step in range(max_steps + 1):
+        if needs_closure:
+            with torch.no_grad():
+                loss = evaluate()
+        else:
+            opt.zero_grad(set_to_none=True)
+            loss = evaluate()
+        value = loss.item()
+        losses.append(value)
+        for name, recorder in recorders.items():
+            with torch.no_grad():
+                recorded[name].append(float(recorder()))
+        _check_divergence(value, losses[0], step, blowup, opt, safe_lr)
+        if tol is not None and value <= tol:
+            converged, reason, steps = True, f"loss {value:.3g} <= tol {tol:.3g}", step
+            break
+        if step == max_steps:
+            break
+        if needs_closure:
+            opt.step(closure)
+        else:
+            loss.backward()
+            opt.step()
+        if lr_schedule is not None:
+            lr_schedule.step()
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    return DescentResult(
+        params=tuple(p.detach().clone() for p in tensors),
+        losses=torch.tensor(losses, dtype=torch.float64),
+        steps=steps,
+        evaluations=evaluations,
+        converged=converged,
+        reason=reason,
+        metrics={
+            name: torch.tensor(values, dtype=torch.float64) for name, values in recorded.items()
+        },
+    )
+
+
+def _check_divergence(
+    value: float,
+    initial: float,
+    step: int,
+    blowup: float,
+    opt: Optimizer,
+    safe_lr: Callable[[], float] | None,
+) -> None:
+    if math.isfinite(value) and value <= blowup * max(initial, torch.finfo(torch.float64).tiny):
+        return
+    lr = opt.param_groups[0].get("lr")
+    what = (
+        "became NaN/Inf" if not math.isfinite(value) else f"grew from {initial:.3g} to {value:.3g}"
+    )
+    message = f"the loss {what} at step {step}: the step size (lr={lr}) is probably too large"
+    stable = safe_lr() if safe_lr is not None else None
+    message += (
+        f"; for this problem lr < {stable:.3g} is stable."
+        if stable is not None
+        else "; try a smaller lr."
+    )
+    raise DivergenceError(message, step=step, loss=value, safe_lr=stable)
+
+
+def _progress_bar(total: int) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as error:
+        raise ImportError("progress=True needs tqdm: python -m pip install tqdm") from error
+    return tqdm(total=total, desc="descent", unit="step")
