@@ -90,6 +90,7 @@ if ONLINE:
     intersphinx_mapping = {
         "python": ("https://docs.python.org/3", None),
         "numpy": ("https://numpy.org/doc/stable", None),
+        "scipy": ("https://docs.scipy.org/doc/scipy", None),
         "torch": ("https://docs.pytorch.org/docs/stable", None),
         "matplotlib": ("https://matplotlib.org/stable", None),
     }
@@ -97,7 +98,7 @@ else:
     # Offline, links to other projects cannot be resolved: skip them rather than drop -W.
     intersphinx_mapping = {}
     nitpick_ignore_regex = [
-        (r"py:.*", r"(torch|numpy|matplotlib|collections|typing)(\..*)?|Tensor")
+        (r"py:.*", r"(torch|numpy|scipy|matplotlib|collections|typing)(\..*)?|Tensor")
     ]
     print(
         "gdtutor docs: offline, so links to other projects' docs (intersphinx) are skipped.",

@@ -141,7 +141,7 @@ def descend(
     params
         The leaf tensors to optimise (``requires_grad`` is set on them); updated in place.
     optimizer
-        A name, class or instance (see :func:`make_optimizer`); ``optimizer_options`` such as
+        A name, class or instance (see :func:`~gdtutor.descent.make_optimizer`); ``optimizer_options`` such as
         ``lr`` and ``momentum`` go to its constructor.
     max_steps
         The step budget.
@@ -158,7 +158,7 @@ def descend(
         Computes a learning rate that is stable for this problem, quoted in the divergence error.
         Called only if the run diverges.
     progress
-        Show a progress bar (needs :mod:`tqdm`); off by default and in the docs.
+        Show a progress bar (needs ``tqdm``); off by default and in the docs.
 
     Returns
     -------

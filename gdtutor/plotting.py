@@ -44,3 +44,40 @@ def plot_finite_difference_error(
     ax.set_ylabel("absolute error of the derivative")
     ax.legend(frameon=False, fontsize="small")
     return fig
+
+
+Curve = Tensor | tuple[Tensor, Tensor]
+
+
+def plot_histories(
+    curves: Mapping[str, Curve],
+    *,
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    logx: bool = False,
+    styles: Mapping[str, str] | None = None,
+) -> Figure:
+    """Several histories on one log-y axis, e.g. loss against step.
+
+    Parameters
+    ----------
+    curves
+        Label to y values (plotted against 0, 1, 2, ...) or to an ``(x, y)`` pair.
+    xlabel, ylabel
+        Axis labels.
+    logx
+        Use a logarithmic x axis too.
+    styles
+        Optional matplotlib format strings per label (``"o"`` for markers only, ``"--"``, ...).
+    """
+    fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    for label, curve in curves.items():
+        x, y = curve if isinstance(curve, tuple) else (range(len(curve)), curve)
+        ax.plot(x, y, (styles or {}).get(label, "-"), label=label, markersize=4)
+    ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize="small")
+    return fig

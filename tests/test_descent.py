@@ -97,3 +97,10 @@ def test_progress_bar(capsys):
     x, loss = quadratic(torch.ones(2))
     descend(loss, [x], "sgd", lr=0.1, max_steps=3, progress=True)
     assert "descent" in capsys.readouterr().err
+
+
+def test_progress_bar_without_tqdm_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tqdm.auto", None)
+    x, loss = quadratic(torch.ones(2))
+    with pytest.raises(ImportError, match="pip install tqdm"):
+        descend(loss, [x], "sgd", lr=0.1, progress=True)

@@ -224,3 +224,21 @@ def test_scaled_residual_and_forward_error_of_lapack():
     assert metrics.inverse_scaled_residual(a, x) < LAPACK_ACCEPTANCE
     assert metrics.inverse_forward_error(a, x) < 30 * 100 * EPS[torch.float64]
     assert metrics.inverse_scaled_residual(a, torch.zeros_like(x) + 1) > 1e10
+
+
+def test_newton_schulz_stops_at_a_tolerance():
+    a = matrices.with_condition_number(20, 100.0, seed=1)
+    loose, full = gdtutor.inverse(a, tol=1e-6), gdtutor.inverse(a)
+    assert loose.converged and "<= tol" in loose.reason and loose.steps < full.steps
+    assert inversion._relative_residual(a, loose.inverse) <= 1e-6
+
+
+def test_cgnr_stops_when_rounding_stalls_it():
+    a = matrices.with_condition_number(30, 1e6, seed=5)
+    result = gdtutor.inverse(a, "cgnr")
+    assert "stopped improving" in result.reason and result.steps < 20 * 30
+
+
+def test_overflowing_scale_is_reported():
+    with pytest.raises(ValueError, match=r"overflows torch\.float32"):
+        gdtutor.inverse(torch.eye(3) * 1e25)

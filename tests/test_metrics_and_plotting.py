@@ -28,3 +28,18 @@ def test_plot_finite_difference_error_is_log_log_with_one_pair_per_dtype():
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert len(ax.lines) == 4
     assert min(ax.lines[2].get_ydata()) > 0  # exact zeros are clamped, not dropped by the log scale
+
+
+def test_plot_histories_accepts_bare_histories_and_xy_pairs_with_styles():
+    steps = torch.arange(1.0, 6.0)
+    fig = plotting.plot_histories(
+        {"bare": torch.tensor([1.0, 0.1, 0.01]), "pairs": (steps, steps**-2)},
+        xlabel="κ",
+        logx=True,
+        styles={"pairs": "o"},
+    )
+    (ax,) = fig.axes
+    assert ax.get_xscale() == ax.get_yscale() == "log" and ax.get_xlabel() == "κ"
+    bare, pairs = ax.lines
+    assert list(bare.get_xdata()) == [0, 1, 2] and pairs.get_linestyle() == "None"
+    assert pairs.get_marker() == "o"

@@ -1,0 +1,48 @@
+"""Tables for the tutorials, as Markdown that Jupyter and the docs render."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def markdown_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], formats: Sequence[str] | None = None
+) -> str:
+    """Format rows as a Markdown table.
+
+    Parameters
+    ----------
+    headers
+        Column titles.
+    rows
+        One sequence of cells per row, as many as ``headers``.
+    formats
+        A format spec per column (``".2e"``, ``"d"``, ``""`` for ``str``); floats default to ``".3g"``.
+
+    Examples
+    --------
+    >>> print(markdown_table(["method", "error"], [["inv", 1.5e-16]]))
+    | method | error |
+    |---|---|
+    | inv | 1.5e-16 |
+    """
+    specs = list(formats) if formats is not None else [""] * len(headers)
+    if len(specs) != len(headers):
+        raise ValueError(
+            f"need one format per column: {len(headers)} headers, {len(specs)} formats."
+        )
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"row {list(row)!r} has {len(row)} cells for {len(headers)} columns.")
+        cells = [_cell(value, spec) for value, spec in zip(row, specs, strict=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: object, spec: str) -> str:
+    if spec:
+        return format(value, spec)
+    if isinstance(value, float):
+        return format(value, ".3g")
+    return str(value)

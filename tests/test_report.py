@@ -1,0 +1,26 @@
+import pytest
+
+from gdtutor.report import markdown_table
+
+
+def test_markdown_table_formats_cells():
+    table = markdown_table(
+        ["method", "steps", "error"], [["gd", 612, 9.9e-7], ["ns", 14, 1.25e-7]], ["", "d", ".1e"]
+    )
+    assert table.splitlines() == [
+        "| method | steps | error |",
+        "|---|---|---|",
+        "| gd | 612 | 9.9e-07 |",
+        "| ns | 14 | 1.2e-07 |",
+    ]
+
+
+def test_floats_default_to_three_significant_digits():
+    assert markdown_table(["x"], [[1 / 3]]).splitlines()[-1] == "| 0.333 |"
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="one format per column"):
+        markdown_table(["a", "b"], [], ["d"])
+    with pytest.raises(ValueError, match="has 1 cells for 2 columns"):
+        markdown_table(["a", "b"], [[1]])
