@@ -4,6 +4,8 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
 
 - :func:`gdtutor.inverse`: a matrix inverse by iterative methods (Part 2), in
   :mod:`gdtutor.inversion`;
+- :func:`gdtutor.svd`: a singular value decomposition by gradient methods (Part 3), in
+  :mod:`gdtutor.decomposition`;
 - :func:`gdtutor.descend`: the gradient-descent loop every part shares, in :mod:`gdtutor.descent`;
 - :mod:`gdtutor.derivatives`: autograd checked against finite differences (Part 1);
 - :mod:`gdtutor.matrices`: seeded test matrices;
@@ -11,7 +13,17 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
 - :mod:`gdtutor.plotting`: the tutorials' figures.
 """
 
-from gdtutor import derivatives, descent, inversion, matrices, metrics, plotting
+from gdtutor import (
+    decomposition,
+    derivatives,
+    descent,
+    inversion,
+    matrices,
+    metrics,
+    plotting,
+    report,
+)
+from gdtutor.decomposition import SVDResult, svd
 from gdtutor.descent import DescentResult, DivergenceError, descend
 from gdtutor.inversion import InverseResult, inverse
 
@@ -19,6 +31,8 @@ __all__ = [
     "DescentResult",
     "DivergenceError",
     "InverseResult",
+    "SVDResult",
+    "decomposition",
     "derivatives",
     "descend",
     "descent",
@@ -27,5 +41,7 @@ __all__ = [
     "matrices",
     "metrics",
     "plotting",
+    "report",
+    "svd",
 ]
 __version__ = "0.1.0"

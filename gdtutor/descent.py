@@ -70,7 +70,8 @@ class DescentResult:
     reason
         Why the loop stopped, in words.
     metrics
-        Each requested metric's history, recorded alongside ``losses``.
+        Each requested metric's history, recorded alongside ``losses``: float64, of shape
+        ``(steps + 1, *shape)`` for a metric whose values have that shape.
     """
 
     params: tuple[Tensor, ...]
@@ -124,6 +125,7 @@ def descend(
     tol: float | None = None,
     scheduler: SchedulerFactory | None = None,
     metrics: Mapping[str, Callable[[], float | Tensor]] | None = None,
+    stop: Callable[[], str | None] | None = None,
     blowup: float = 1e6,
     safe_lr: Callable[[], float] | None = None,
     progress: bool = False,
@@ -150,7 +152,11 @@ def descend(
     scheduler
         Builds a learning-rate scheduler, stepped once per iteration.
     metrics
-        Named callables evaluated (without gradients) at every iterate, recorded like the loss.
+        Named callables evaluated (without gradients) at every iterate, recorded like the loss;
+        they may return numbers or tensors (e.g. one loss per matrix of a batch).
+    stop
+        A convergence test evaluated at every iterate after the tolerance: it returns ``None`` to
+        go on, or the reason to stop (e.g. "gradient norm below 1e-12"), which counts as converged.
     blowup
         Divergence is declared when the loss exceeds ``blowup`` times its initial value
         (or becomes NaN/Inf).
@@ -182,7 +188,7 @@ def descend(
     needs_closure = isinstance(opt, torch.optim.LBFGS)
     recorders = dict(metrics or {})
     losses: list[float] = []
-    recorded: dict[str, list[float]] = {name: [] for name in recorders}
+    recorded: dict[str, list[Tensor]] = {name: [] for name in recorders}
     evaluations = 0
 
     def evaluate() -> Tensor:
@@ -209,10 +215,18 @@ def descend(
         losses.append(value)
         for name, recorder in recorders.items():
             with torch.no_grad():
-                recorded[name].append(float(recorder()))
-        _check_divergence(value, losses[0], step, blowup, opt, safe_lr)
+                recorded[name].append(
+                    torch.as_tensor(recorder(), dtype=torch.float64).detach().cpu().clone()
+                )
+        if step == 0:
+            limit = blowup * max(value, torch.finfo(torch.float64).tiny)
+        if not value <= limit:  # also true for NaN
+            raise _divergence(value, losses[0], step, opt, safe_lr)
         if tol is not None and value <= tol:
             converged, reason, steps = True, f"loss {value:.3g} <= tol {tol:.3g}", step
+            break
+        if stop is not None and (why := stop()) is not None:
+            converged, reason, steps = True, why, step
             break
         if step == max_steps:
             break
@@ -234,22 +248,13 @@ def descend(
         evaluations=evaluations,
         converged=converged,
         reason=reason,
-        metrics={
-            name: torch.tensor(values, dtype=torch.float64) for name, values in recorded.items()
-        },
+        metrics={name: torch.stack(values) for name, values in recorded.items()},
     )
 
 
-def _check_divergence(
-    value: float,
-    initial: float,
-    step: int,
-    blowup: float,
-    opt: Optimizer,
-    safe_lr: Callable[[], float] | None,
-) -> None:
-    if math.isfinite(value) and value <= blowup * max(initial, torch.finfo(torch.float64).tiny):
-        return
+def _divergence(
+    value: float, initial: float, step: int, opt: Optimizer, safe_lr: Callable[[], float] | None
+) -> DivergenceError:
     lr = opt.param_groups[0].get("lr")
     what = (
         "became NaN/Inf" if not math.isfinite(value) else f"grew from {initial:.3g} to {value:.3g}"
@@ -261,7 +266,7 @@ def _check_divergence(
         if stable is not None
         else "; try a smaller lr."
     )
-    raise DivergenceError(message, step=step, loss=value, safe_lr=stable)
+    return DivergenceError(message, step=step, loss=value, safe_lr=stable)
 
 
 def _progress_bar(total: int) -> Any:

@@ -41,3 +41,51 @@ def inverse_forward_error(a: Tensor, x: Tensor) -> float:
     reference = torch.linalg.inv(a.to(torch.float64))
     difference = torch.linalg.matrix_norm(x.to(torch.float64) - reference)
     return (difference / torch.linalg.matrix_norm(reference)).max().item()
+
+
+def singular_value_error(s: Tensor, reference: Tensor) -> float:
+    r"""Largest singular-value error relative to the norm: :math:`\max_i |s_i - s_i^\text{ref}| / \sigma_1^\text{ref}`.
+
+    Normwise-stable SVD algorithms guarantee errors of order :math:`u\,\sigma_1` for every
+    singular value, so this is the scale-free measure they can be held to. Largest over a batch.
+    """
+    scale = reference[..., :1].clamp_min(torch.finfo(reference.dtype).tiny)
+    return ((s - reference).abs() / scale).max().item()
+
+
+def reconstruction_error(a: Tensor, u: Tensor, s: Tensor, vh: Tensor) -> float:
+    r"""The relative reconstruction error :math:`\|A - U\operatorname{diag}(S)V^\top\|_F / \|A\|_F` (largest over a batch)."""
+    residual = torch.linalg.matrix_norm(a - (u * s.unsqueeze(-2)) @ vh)
+    return (
+        (residual / torch.linalg.matrix_norm(a).clamp_min(torch.finfo(a.dtype).tiny)).max().item()
+    )
+
+
+def orthogonality_error(q: Tensor) -> float:
+    r"""How far the columns of ``q`` are from orthonormal: :math:`\|Q^\top Q - I\|_F` (largest over a batch)."""
+    eye = torch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
+    return torch.linalg.matrix_norm(q.mT @ q - eye).max().item()
+
+
+def align_signs(u: Tensor, vh: Tensor, u_reference: Tensor) -> tuple[Tensor, Tensor]:
+    """Flip each singular pair (a column of U with the same row of Vh) to agree with a reference U.
+
+    Singular vectors are determined up to such joint flips only; compare them after aligning.
+    """
+    signs = torch.sign((u * u_reference).sum(dim=-2, keepdim=True))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return u * signs, vh * signs.mT
+
+
+def largest_principal_angle(q: Tensor, reference: Tensor) -> float:
+    r"""The largest principal angle between the column spaces of ``q`` and ``reference``, in radians.
+
+    Both must have orthonormal columns. Computed from sines,
+    :math:`\sin\theta_\max = \|Q - P(P^\top Q)\|_2`, which stays accurate for tiny angles where the
+    textbook :math:`\arccos` of the cosines (or :math:`\sqrt{1 - \cos^2}`) floors near
+    :math:`10^{-8}`. Largest over a batch. Use it where singular values repeat and single vectors
+    are not determined.
+    """
+    outside = q - reference @ (reference.mT @ q)
+    sine = torch.linalg.matrix_norm(outside, ord=2).clamp(max=1.0)
+    return torch.asin(sine).max().item()

@@ -104,3 +104,20 @@ def test_progress_bar_without_tqdm_says_how_to_install_it(monkeypatch):
     x, loss = quadratic(torch.ones(2))
     with pytest.raises(ImportError, match="pip install tqdm"):
         descend(loss, [x], "sgd", lr=0.1, progress=True)
+
+
+def test_stop_hook_ends_the_run_as_converged():
+    x, loss = quadratic(torch.ones(2, dtype=torch.float64))
+    result = descend(
+        loss, [x], "sgd", lr=0.5, max_steps=100, stop=lambda: "close" if x[0] > 0.99 else None
+    )
+    assert result.converged and result.reason == "close" and result.steps == 7  # 1 - 2^-7 > 0.99
+
+
+def test_tensor_metrics_are_stacked():
+    x, loss = quadratic(torch.ones(3, dtype=torch.float64))
+    result = descend(loss, [x], "sgd", lr=0.5, max_steps=2, metrics={"x": lambda: x})
+    assert result.metrics["x"].shape == (3, 3)
+    torch.testing.assert_close(
+        result.metrics["x"][:, 0], torch.tensor([0.0, 0.5, 0.75], dtype=torch.float64)
+    )

@@ -1,0 +1,148 @@
+"""Benchmark gdtutor.inverse against torch.linalg.inv, and the descent loop against a bare loop.
+
+Run on demand (not part of CI):
+
+    python benchmarks/inverse.py                 # n = 64, 256, 1024; kappa = 10; float64
+    python benchmarks/inverse.py --sizes 64 256 --kappa 100
+
+For each size it prints every method's wall time as a ratio to torch.linalg.inv measured in the
+same run, with its LAPACK-style scaled residual ||I - AX||_1 / (n ||A||_1 ||X||_1 eps) (LAPACK's
+tests accept < 30). Gradient methods run to a relative residual of 1e-12 or their step budget.
+Then it times gdtutor.descend against the plain loop `zero_grad; loss; backward; step` on the
+same problem, and prints the ratio of time per step (target: at most 1.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+
+import torch
+
+import gdtutor
+from gdtutor import inversion, matrices, metrics
+from gdtutor.report import markdown_table
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """The best wall time of ``repeat`` calls, in seconds."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def compare_methods(n: int, kappa: float, budget: int, repeat: int) -> list[tuple[object, ...]]:
+    """Rows of (method, steps, time ratio to torch.linalg.inv, scaled residual) for one size."""
+    a = matrices.with_condition_number(n, kappa, seed=n)
+    reference_time = best_time(lambda: torch.linalg.inv(a), max(repeat, 5))
+    heavy_lr, heavy_momentum = inversion.heavy_ball_parameters(a)
+    methods: dict[str, Callable[[], gdtutor.InverseResult]] = {
+        "newton-schulz": lambda: gdtutor.inverse(a),
+        "cgnr": lambda: gdtutor.inverse(a, "cgnr"),
+        "heavy-ball": lambda: gdtutor.inverse(
+            a,
+            "optimizer",
+            optimizer="sgd",
+            lr=heavy_lr,
+            momentum=heavy_momentum,
+            tol=1e-12,
+            max_steps=budget,
+        ),
+        "gd (optimal step)": lambda: gdtutor.inverse(a, "gd", tol=1e-12, max_steps=budget),
+    }
+    rows: list[tuple[object, ...]] = [
+        ("torch.linalg.inv", "-", 1.0, metrics.inverse_scaled_residual(a, torch.linalg.inv(a)))
+    ]
+    for name, run in methods.items():
+        result = run()
+        seconds = best_time(run, repeat) if name in ("newton-schulz", "cgnr") else best_time(run, 1)
+        steps = f"{result.steps}" + ("" if result.converged else " (budget)")
+        rows.append(
+            (
+                name,
+                steps,
+                seconds / reference_time,
+                metrics.inverse_scaled_residual(a, result.inverse),
+            )
+        )
+    return rows
+
+
+def loop_overhead(n: int, steps: int, repeat: int) -> tuple[float, float, float]:
+    """Time per step of gdtutor.descend and of a bare torch loop, and their ratio."""
+    a = matrices.with_condition_number(n, 10.0, seed=n)
+    eye = torch.eye(n, dtype=a.dtype)
+    lr = 1.0 / torch.linalg.matrix_norm(a, ord=2).item() ** 2
+
+    def bare() -> None:
+        x = torch.zeros(n, n, dtype=a.dtype, requires_grad=True)
+        opt = torch.optim.SGD([x], lr=lr)
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = 0.5 * (a @ x - eye).square().sum()
+            loss.backward()
+            opt.step()
+
+    def ours() -> None:
+        x = torch.zeros(n, n, dtype=a.dtype)
+        gdtutor.descend(
+            lambda: 0.5 * (a @ x - eye).square().sum(), [x], "sgd", lr=lr, max_steps=steps
+        )
+
+    bare_times, our_times = [], []
+    for _ in range(repeat):  # interleaved, so that both see the same machine state
+        bare_times.append(best_time(bare, 1))
+        our_times.append(best_time(ours, 1))
+    per_step_bare, per_step_ours = min(bare_times) / steps, min(our_times) / steps
+    return per_step_bare, per_step_ours, per_step_ours / per_step_bare
+
+
+def main() -> None:
+    """Parse the arguments, run both benchmarks, print Markdown tables."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--kappa", type=float, default=10.0)
+    parser.add_argument(
+        "--budget", type=int, default=5000, help="step budget of the gradient methods"
+    )
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_default_dtype(torch.float64)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, kappa = {args.kappa:g}\n"
+    )
+    for n in args.sizes:
+        print(f"## n = {n}\n")
+        rows = compare_methods(n, args.kappa, args.budget, args.repeat)
+        print(
+            markdown_table(
+                ["method", "steps", "time / torch.linalg.inv", "scaled residual"],
+                rows,
+                ["", "", ".1f", ".2f"],
+            )
+        )
+        print()
+    print("## descent loop vs bare torch loop (time per step)\n")
+    overhead_rows = []
+    for n in args.sizes:
+        steps = max(20, 20_000 // n)
+        bare, ours, ratio = loop_overhead(n, steps, args.repeat)
+        overhead_rows.append((n, steps, 1e6 * bare, 1e6 * ours, ratio))
+    print(
+        markdown_table(
+            ["n", "steps", "bare loop (µs/step)", "gdtutor.descend (µs/step)", "ratio"],
+            overhead_rows,
+            ["d", "d", ".1f", ".1f", ".3f"],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

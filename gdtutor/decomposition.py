@@ -1,0 +1,536 @@
+r"""Part 3: the singular value decomposition :math:`A = U \operatorname{diag}(S) V^\top` by gradient methods.
+
+:func:`svd` is the entry point, with a ``method=`` switch:
+
+``"brockett"`` (default)
+    Maximise Brockett's cost :math:`\operatorname{tr}(U^\top A V N)`, :math:`N = \operatorname{diag}(\mu_1 > \dots > \mu_k > 0)`,
+    over matrices with orthonormal columns (Stiefel manifolds), by Riemannian gradient ascent with
+    heavy-ball momentum and a QR retraction (:class:`StiefelSGD`). By von Neumann's trace
+    inequality the maximum is attained exactly at the top-:math:`k` singular vectors, in order.
+    Orthogonality holds exactly at every step instead of being penalised. A few steps of
+    orthogonal iteration start it, and closing sweeps of exact 2×2 rotations (:func:`pair_sweeps`)
+    separate nearly equal singular values, which gradient steps separate only slowly.
+``"2020"``
+    The 2020 blog series' penalty scheme, faithfully: :math:`S = \operatorname{diag}(d^2)`, loss
+    :math:`\mathrm{MSE}(U S V^\top, A) + \mathrm{MSE}(U^\top U, I)/100 + \mathrm{MSE}(V V^\top, I)/100`,
+    heavy-ball momentum 0.9 with step 0.9, :math:`U, d, V` uniform random after seed 314, 20,000
+    steps, float as given; afterwards sorted, signs left as they are.
+``"2020-adam"``
+    The same loss with :class:`torch.optim.Adam` (lr 1e-3, weight decay 1e-5), as in the 2020 addendum.
+
+For dense matrices in memory, :func:`torch.linalg.svd` (all triplets) and
+:func:`torch.svd_lowrank` (top :math:`k`, randomized) are faster; the tutorial measures by how much.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from gdtutor._validation import as_float_tensor
+from gdtutor.descent import descend
+from gdtutor.matrices import SEED_2020
+
+Method = Literal["brockett", "2020", "2020-adam"]
+_PATIENCE = 50  # steps without progress that mark the rounding floor (momentum makes it oscillate)
+_PAIR_SWEEPS = 4  # closing sweeps of exact rotations on neighbouring pairs (see pair_sweeps)
+METHODS: tuple[str, ...] = ("brockett", "2020", "2020-adam")
+
+
+@dataclass(frozen=True)
+class SVDResult:
+    """The outcome of :func:`svd`; unpacks like :func:`torch.linalg.svd`: ``U, S, Vh = svd(A)``.
+
+    Attributes
+    ----------
+    U
+        Left singular vectors, ``(..., m, k)``, orthonormal columns.
+    S
+        Singular values, ``(..., k)``, non-negative and in descending order.
+    Vh
+        Right singular vectors, transposed: ``(..., k, n)``.
+    method
+        The method used.
+    losses
+        The loss at every iterate (float64): minus Brockett's cost, or the 2020 penalty loss.
+    steps
+        Iterations taken.
+    converged
+        Whether the stopping rule was met (not just the step budget exhausted).
+    reason
+        Why it stopped, in words.
+    """
+
+    U: Tensor
+    S: Tensor
+    Vh: Tensor
+    method: str
+    losses: Tensor
+    steps: int
+    converged: bool
+    reason: str
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter((self.U, self.S, self.Vh))
+
+
+def orthonormal_factor(x: Tensor) -> Tensor:
+    r"""The Q factor of a thin QR decomposition with :math:`\operatorname{diag}(R) \ge 0`.
+
+    Fixing the signs makes the factor unique and continuous in ``x``: the QR retraction.
+    """
+    q, r = torch.linalg.qr(x)
+    signs = torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))
+    return q * torch.where(signs == 0, torch.ones_like(signs), signs).unsqueeze(-2)
+
+
+def tangent_projection(x: Tensor, g: Tensor) -> Tensor:
+    r"""Project ``g`` onto the tangent space of the Stiefel manifold at ``x``: :math:`g - x\,\mathrm{sym}(x^\top g)`.
+
+    This is the Riemannian gradient for the metric inherited from the embedding space.
+    """
+    xtg = x.mT @ g
+    return g - x @ (0.5 * (xtg + xtg.mT))
+
+
+class StiefelSGD(Optimizer):
+    r"""Riemannian gradient descent with heavy-ball momentum on Stiefel manifolds.
+
+    Every parameter must have orthonormal columns (``X^T X = I``, batched over leading dimensions)
+    and keeps them exactly. A step projects the gradient onto the tangent space, updates the
+    momentum (itself projected, a cheap vector transport), and retracts with
+    :func:`orthonormal_factor`:
+
+    .. math:: M \leftarrow \beta\,P_X(M) + P_X(\nabla f), \qquad X \leftarrow \operatorname{qf}(X - \eta M)
+
+    PyTorch has no Riemannian optimizers; this one is written out on purpose, in a few lines.
+    (:func:`torch.nn.utils.parametrizations.orthogonal` is the alternative that lets any torch
+    optimizer keep a factor orthogonal, through a matrix exponential or Cayley map.)
+
+    Attributes
+    ----------
+    tangent_norm
+        The norm of the Riemannian gradient at the last step, over all parameters.
+    """
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+        if lr <= 0:
+            raise ValueError(f"lr must be positive; got {lr}.")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+        self.tangent_norm = math.inf
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Tensor | None:  # noqa: D102 (documented on the class)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        squared = 0.0
+        for group in self.param_groups:
+            for x in group["params"]:
+                if x.grad is None:
+                    continue
+                gradient = tangent_projection(x, x.grad)
+                squared += gradient.square().sum().item()
+                buffer = self.state[x].get("momentum")
+                if buffer is None:
+                    buffer = gradient
+                else:
+                    buffer = group["momentum"] * tangent_projection(x, buffer) + gradient
+                self.state[x]["momentum"] = buffer
+                x.copy_(orthonormal_factor(x - group["lr"] * buffer))
+        self.tangent_norm = math.sqrt(squared)
+        return loss
+
+
+def largest_singular_value_estimate(a: Tensor, iterations: int = 20) -> Tensor:
+    r"""Estimate :math:`\sigma_1` by power iteration on :math:`A^\top A` (batched; GEMMs only).
+
+    The estimate never exceeds :math:`\sigma_1` and approaches it at the rate
+    :math:`(\sigma_2/\sigma_1)^{2t}`.
+    """
+    v = torch.ones(*a.shape[:-2], a.shape[-1], 1, dtype=a.dtype, device=a.device)
+    for _ in range(iterations):
+        v = a.mT @ (a @ v)
+        v = v / torch.linalg.vector_norm(v, dim=-2, keepdim=True).clamp_min(
+            torch.finfo(a.dtype).tiny
+        )
+    return torch.linalg.vector_norm(a @ v, dim=(-2, -1))
+
+
+def sign_convention(u: Tensor, vh: Tensor) -> tuple[Tensor, Tensor]:
+    """Flip each singular pair so that the entry of largest magnitude in each column of U is positive.
+
+    The same per-column sign multiplies U's column and Vh's row, so U diag(S) Vh is unchanged
+    (the convention of scikit-learn's ``svd_flip``).
+    """
+    largest = u.gather(-2, u.abs().argmax(dim=-2, keepdim=True))
+    signs = torch.where(largest < 0, -torch.ones_like(largest), torch.ones_like(largest))
+    return u * signs, vh * signs.mT
+
+
+def svd(
+    a: object,
+    k: int | None = None,
+    method: Method = "brockett",
+    *,
+    tol: float | None = None,
+    max_steps: int | None = None,
+    momentum: float = 0.98,
+    warm_start: int = 100,
+    seed: int = SEED_2020,
+    progress: bool = False,
+) -> SVDResult:
+    r"""The thin SVD of ``a``, or its top ``k`` singular triplets, by gradient methods.
+
+    Parameters
+    ----------
+    a
+        A float tensor or array-like of shape ``(..., m, n)``, any m and n. Dtype and device are
+        kept (integers become float64).
+    k
+        How many singular triplets: ``None`` for all ``min(m, n)`` of the thin SVD.
+    method
+        ``"brockett"`` (default), ``"2020"`` or ``"2020-adam"``; see :mod:`gdtutor.decomposition`.
+    tol
+        For ``"brockett"``: stop when the norm of the Riemannian gradient of the cost divided by
+        the estimated :math:`\sigma_1` is at most ``tol``; by default, run to the rounding floor (the norm, once below
+        :math:`\sqrt u\,\sigma_1`, has stopped decreasing for 50 steps). For the 2020 schemes:
+        stop when the loss is at most ``tol``.
+    max_steps
+        Step budget: 5,000 for ``"brockett"``, 20,000 for the 2020 schemes.
+    momentum
+        Heavy-ball momentum of ``"brockett"``. Heavy-ball theory gives
+        :math:`((\sqrt Q - 1)/(\sqrt Q + 1))^2` for a condition number :math:`Q`; here :math:`Q`
+        is about :math:`\sigma_1\mu_1 / ((\sigma_i - \sigma_{i+1})(\mu_i - \mu_{i+1}))`, some
+        :math:`10^3` to :math:`10^4` for close singular values, hence 0.98.
+    warm_start
+        Steps of orthogonal iteration (:math:`U \leftarrow \operatorname{qf}(AV)`,
+        :math:`V \leftarrow \operatorname{qf}(A^\top U)`) before ``"brockett"``'s ascent. They align
+        the subspaces at rates set by the ratios :math:`\sigma_{i+1}/\sigma_i`, fast on graded
+        spectra, where the ascent, limited by the absolute gaps :math:`\sigma_i - \sigma_{i+1}`, is
+        slow; the ascent then separates close values. 0 gives pure gradient ascent.
+    seed
+        Seed of the random start.
+    progress
+        Show a progress bar (needs ``tqdm``).
+
+    Returns
+    -------
+    SVDResult
+        Unpacks as ``U, S, Vh`` with ``U`` of shape ``(..., m, k)``, ``S`` ``(..., k)`` and ``Vh``
+        ``(..., k, n)``. For ``"brockett"`` the singular values are non-negative and sorted, and
+        the signs follow :func:`sign_convention`.
+
+    Raises
+    ------
+    ValueError
+        NaN/Inf or empty input; ``k`` out of range; ``k`` with a 2020 scheme; unknown method.
+    TypeError
+        Boolean, complex or half-precision input.
+    gdtutor.descent.DivergenceError
+        When a 2020 scheme diverges.
+
+    Examples
+    --------
+    >>> import torch, gdtutor
+    >>> a = torch.tensor([[3.0, 0.0], [4.0, 5.0]], dtype=torch.float64)
+    >>> U, S, Vh = gdtutor.svd(a)
+    >>> torch.allclose(S, torch.linalg.svdvals(a))
+    True
+    """
+    a = as_float_tensor(a)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}.")
+    m, n = a.shape[-2:]
+    if method == "brockett":
+        rank = min(m, n) if k is None else k
+        if not (isinstance(rank, int) and 1 <= rank <= min(m, n)):
+            raise ValueError(f"k must be an integer from 1 to min(m, n) = {min(m, n)}; got {k!r}.")
+        return _brockett(
+            a,
+            rank,
+            tol=tol,
+            max_steps=5000 if max_steps is None else max_steps,
+            momentum=momentum,
+            warm_start=warm_start,
+            seed=seed,
+            progress=progress,
+        )
+    if k is not None:
+        raise ValueError(
+            f"the {method} scheme computes the thin SVD only; leave k=None or use method='brockett'."
+        )
+    batch = a.shape[:-2]
+    results = svd_2020(
+        list(a.reshape(-1, m, n)),
+        optimizer="sgd" if method == "2020" else "adam",
+        tol=tol,
+        max_steps=20_000 if max_steps is None else max_steps,
+        seed=seed,
+        progress=progress,
+    )
+    return SVDResult(
+        torch.stack([r.U for r in results]).reshape(*batch, m, n),
+        torch.stack([r.S for r in results]).reshape(*batch, n),
+        torch.stack([r.Vh for r in results]).reshape(*batch, n, n),
+        method,
+        torch.stack([r.losses for r in results]).sum(dim=0),
+        results[0].steps,
+        results[0].converged,
+        results[0].reason,
+    )
+
+
+def _brockett(
+    a: Tensor,
+    k: int,
+    *,
+    tol: float | None,
+    max_steps: int,
+    momentum: float,
+    warm_start: int,
+    seed: int,
+    progress: bool,
+) -> SVDResult:
+    m, n = a.shape[-2:]
+    batch = a.shape[:-2]
+    generator = torch.Generator().manual_seed(seed)
+    u = orthonormal_factor(
+        torch.randn(*batch, m, k, generator=generator, dtype=a.dtype).to(a.device)
+    )
+    v = orthonormal_factor(
+        torch.randn(*batch, n, k, generator=generator, dtype=a.dtype).to(a.device)
+    )
+    for _ in range(warm_start):  # orthogonal iteration: aligns subspaces at rates σ_{i+1}/σ_i
+        u = orthonormal_factor(a @ v)
+        v = orthonormal_factor(a.mT @ u)
+    weights = torch.linspace(1.0, 1.0 / k, k, dtype=a.dtype, device=a.device)
+    sigma = largest_singular_value_estimate(a)
+    if not sigma.any():  # zero matrices: every orthonormal pair is a singular basis
+        return _finish(
+            a, u, v, "brockett", torch.zeros(1, dtype=torch.float64), 0, True, "A is zero"
+        )
+    # Each matrix's cost is divided by its own σ₁ (1 for a zero matrix, whose gradient vanishes):
+    # with lr = 1 every matrix of a batch then steps by 1/σ₁ of its own, and the stopping rule
+    # works on a scale-free gradient.
+    scale = torch.where(sigma > 0, 1 / sigma, torch.ones_like(sigma)).unsqueeze(-1)
+    optimizer = StiefelSGD([u, v], lr=1.0, momentum=momentum)
+    floor_check = math.sqrt(torch.finfo(a.dtype).eps)
+    best = {"norm": math.inf, "since": 0}
+
+    def negative_brockett() -> Tensor:
+        return -((u * (a @ v)).sum(dim=-2) * weights * scale).sum()
+
+    def converged() -> str | None:
+        norm = optimizer.tangent_norm
+        if tol is not None:
+            return f"scaled Riemannian gradient {norm:.2g} <= tol" if norm <= tol else None
+        if norm < 0.999 * best["norm"]:
+            best["norm"], best["since"] = norm, 0
+            return None
+        best["since"] += 1
+        if best["norm"] <= floor_check and best["since"] >= _PATIENCE:
+            return f"Riemannian gradient stopped decreasing at {best['norm']:.2g} (rounding floor)"
+        return None
+
+    run = descend(
+        negative_brockett,
+        [u, v],
+        optimizer,
+        max_steps=max_steps,
+        stop=converged,
+        progress=progress,
+    )
+    u, v = pair_sweeps(a, u.detach(), v.detach())
+    return _finish(a, u, v, "brockett", run.losses, run.steps, run.converged, run.reason)
+
+
+def _rotation(angle: Tensor) -> Tensor:
+    """2×2 rotation matrices [[cos, -sin], [sin, cos]], batched over ``angle``'s shape."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+
+
+def pair_sweeps(
+    a: Tensor, u: Tensor, v: Tensor, sweeps: int = _PAIR_SWEEPS
+) -> tuple[Tensor, Tensor]:
+    r"""Exact block-coordinate steps of Brockett's cost on pairs of neighbouring columns.
+
+    In the plane of columns :math:`i, i+1` of :math:`U` and :math:`V`, the best rotation is
+    given by the SVD of the 2×2 block of :math:`B = U^\top A V`, in closed form: with
+    :math:`E, F = (b_{11} \pm b_{22})/2`, :math:`G, H = (b_{21} \pm b_{12})/2`, the block is
+    :math:`R(\varphi)\,\mathrm{diag}(\sqrt{E^2 + H^2} \pm \sqrt{F^2 + G^2})\,R(\theta)` with
+    :math:`\theta, \varphi = (\operatorname{atan2}(H, E) \mp \operatorname{atan2}(G, F))/2`.
+    Gradient steps separate two singular values at a rate set by their gap, so a nearly repeated
+    pair can stay mixed for thousands of steps; one such rotation separates it exactly. Sweeps
+    alternate even and odd pairs, all pairs of a sweep at once. On a converged, well-separated
+    pair the block is already diagonal and the rotation is zero.
+    """
+    k = u.shape[-1]
+    for _ in range(sweeps if k > 1 else 0):
+        for first in (0, 1) if k > 2 else (0,):
+            left = torch.arange(first, k - 1, 2, device=a.device)
+            right = left + 1
+            b = u.mT @ a @ v
+            b11, b12 = b[..., left, left], b[..., left, right]
+            b21, b22 = b[..., right, left], b[..., right, right]
+            e, f, g, h = (b11 + b22) / 2, (b11 - b22) / 2, (b21 + b12) / 2, (b21 - b12) / 2
+            angle_f, angle_e = torch.atan2(g, f), torch.atan2(h, e)
+            theta, phi = (angle_e - angle_f) / 2, (angle_e + angle_f) / 2
+            pairs = torch.stack([left, right], dim=-1)  # (p, 2)
+            u_pairs = u[..., pairs].transpose(-3, -2)  # (..., p, m, 2)
+            v_pairs = v[..., pairs].transpose(-3, -2)
+            u_new = (u_pairs @ _rotation(phi)).transpose(-3, -2)  # (..., m, p, 2)
+            v_new = (v_pairs @ _rotation(theta).mT).transpose(-3, -2)
+            u, v = u.clone(), v.clone()
+            u[..., pairs] = u_new
+            v[..., pairs] = v_new
+    return u, v
+
+
+def _finish(
+    a: Tensor,
+    u: Tensor,
+    v: Tensor,
+    method: str,
+    losses: Tensor,
+    steps: int,
+    converged: bool,
+    reason: str,
+) -> SVDResult:
+    """Read off S = diag(UᵀAV), make it non-negative (flipping V), sort, and fix the signs."""
+    s = torch.diagonal(u.mT @ a @ v, dim1=-2, dim2=-1)
+    # On square matrices U and V cannot change their determinants' signs along the retraction;
+    # the best reachable point may then hold -σ_n: flip that column of V.
+    v = v * torch.where(s < 0, -1.0, 1.0).unsqueeze(-2).to(v.dtype)
+    s = s.abs()
+    s, order = torch.sort(s, dim=-1, descending=True)
+    u = u.gather(-1, order.unsqueeze(-2).expand_as(u))
+    v = v.gather(-1, order.unsqueeze(-2).expand_as(v))
+    u, vh = sign_convention(u, v.mT)
+    return SVDResult(u, s, vh, method, losses, steps, converged, reason)
+
+
+def svd_2020(
+    matrices: Sequence[object],
+    *,
+    optimizer: Literal["sgd", "adam"] = "sgd",
+    tol: float | None = None,
+    max_steps: int = 20_000,
+    seed: int = SEED_2020,
+    progress: bool = False,
+) -> list[SVDResult]:
+    r"""The 2020 penalty scheme on several matrices of any shapes, in one batched run.
+
+    Each matrix is zero-padded to the largest shape and every factor is masked, so each follows
+    exactly the trajectory it would follow alone: the optimizers act entry by entry, masked
+    entries get no gradient, and each loss is averaged over its own entries. One run of batched
+    operations costs about as much as a single small problem, where separate runs would each pay
+    PyTorch's per-operation overhead.
+
+    Parameters
+    ----------
+    matrices
+        Matrices of shapes :math:`m_i \times n_i`, converted as by :func:`svd`.
+    optimizer
+        ``"sgd"``: heavy-ball 0.9/0.9, the 2020 post; ``"adam"``: lr 1e-3, weight decay 1e-5, its addendum.
+    tol
+        Stop when the summed loss is at most ``tol``.
+    max_steps
+        Step budget (20,000 in 2020).
+    seed
+        Seed of each matrix's start :math:`U, d, V` (uniform, drawn in that order).
+    progress
+        Show a progress bar (needs ``tqdm``).
+
+    Returns
+    -------
+    list[SVDResult]
+        One result per matrix; ``losses`` is that matrix's own loss history.
+    """
+    tensors = [as_float_tensor(x, name=f"matrices[{i}]") for i, x in enumerate(matrices)]
+    if not tensors:
+        raise ValueError("matrices is empty; give at least one matrix.")
+    if any(t.ndim != 2 for t in tensors):
+        raise ValueError(
+            "each of matrices must be a single matrix (2 dimensions); pass a batch to svd()."
+        )
+    dtype, device = tensors[0].dtype, tensors[0].device
+    count = len(tensors)
+    rows = max(t.shape[0] for t in tensors)
+    cols = max(t.shape[1] for t in tensors)
+    a = torch.zeros(count, rows, cols, dtype=dtype, device=device)
+    u = torch.zeros(count, rows, cols, dtype=dtype, device=device)
+    d = torch.zeros(count, cols, dtype=dtype, device=device)
+    v = torch.zeros(count, cols, cols, dtype=dtype, device=device)
+    row_mask = torch.zeros(count, rows, 1, dtype=dtype, device=device)
+    col_mask = torch.zeros(count, 1, cols, dtype=dtype, device=device)
+    for i, t in enumerate(tensors):
+        m, n = t.shape
+        generator = torch.Generator().manual_seed(seed)
+        a[i, :m, :n] = t
+        u[i, :m, :n] = torch.rand(m, n, generator=generator)
+        d[i, :n] = torch.rand(n, generator=generator)
+        v[i, :n, :n] = torch.rand(n, n, generator=generator)
+        row_mask[i, :m] = 1
+        col_mask[i, :, :n] = 1
+    entries = torch.tensor([t.shape[0] * t.shape[1] for t in tensors], dtype=dtype, device=device)
+    squares = torch.tensor([t.shape[1] ** 2 for t in tensors], dtype=dtype, device=device)
+    eye = torch.diag_embed(col_mask.squeeze(-2))
+    square_mask = col_mask.mT * col_mask
+    latest: list[Tensor] = []
+
+    def penalty_loss() -> Tensor:
+        um, dm, vm = u * row_mask * col_mask, d * col_mask.squeeze(-2), v * square_mask
+        reconstruction = (um * dm.square().unsqueeze(-2)) @ vm.mT
+        losses = (
+            (reconstruction - a).square().sum(dim=(-2, -1)) / entries
+            + (um.mT @ um - eye).square().sum(dim=(-2, -1)) / squares / 100
+            + (vm @ vm.mT - eye).square().sum(dim=(-2, -1)) / squares / 100
+        )
+        latest[:] = [losses.detach()]
+        return losses.sum()
+
+    options: dict[str, Any] = (
+        {"lr": 0.9, "momentum": 0.9} if optimizer == "sgd" else {"lr": 1e-3, "weight_decay": 1e-5}
+    )
+    run = descend(
+        penalty_loss,
+        [u, d, v],
+        optimizer,
+        max_steps=max_steps,
+        tol=tol,
+        metrics={"per_matrix": lambda: latest[0]},
+        progress=progress,
+        **options,
+    )
+    histories = run.metrics["per_matrix"]
+    method = "2020" if optimizer == "sgd" else "2020-adam"
+    results = []
+    for i, t in enumerate(tensors):
+        m, n = t.shape
+        s, order = torch.sort(d[i, :n].detach().square(), descending=True)
+        u_sorted = u[i, :m, :n].detach()[:, order]
+        v_sorted = v[i, :n, :n].detach()[:, order]
+        results.append(
+            SVDResult(
+                u_sorted,
+                s,
+                v_sorted.mT,
+                method,
+                histories[:, i],
+                run.steps,
+                run.converged,
+                run.reason,
+            )
+        )
+    return results

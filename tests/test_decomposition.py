@@ -1,0 +1,193 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gdtutor
+from gdtutor import matrices, metrics
+from gdtutor.decomposition import StiefelSGD, orthonormal_factor, sign_convention, svd_2020
+
+EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
+
+
+def spectrum(kind: str, r: int) -> torch.Tensor:
+    values = {
+        "geometric": matrices.geometric_spectrum(r, 1e4),
+        "clustered": torch.tensor(
+            [1.0, 1.0 - 1e-3, 1.0 - 2e-3] + [0.5] * (r - 3), dtype=torch.float64
+        )[:r],
+        "repeated": torch.tensor([2.0, 2.0, 2.0] + [1.0] * (r - 3), dtype=torch.float64)[:r],
+        "rank-deficient": torch.tensor([3.0, 1.0] + [0.0] * (r - 2), dtype=torch.float64)[:r],
+    }
+    return values[kind]
+
+
+def check_against_torch(a, result, dtype=torch.float64, tol_factor=200):
+    U, S, Vh = result  # unpacks like torch.linalg.svd
+    k = S.shape[-1]
+    reference = torch.linalg.svd(a.double(), full_matrices=False)
+    u_ref, s_ref = reference.U[..., :k], reference.S[..., :k]
+    # normwise-stable SVD: every singular value to about u * sigma_1 (a modest factor for the iteration)
+    assert metrics.singular_value_error(S.double(), s_ref) < tol_factor * EPS[dtype]
+    assert (S[..., :-1] >= S[..., 1:]).all() and (S >= 0).all()
+    assert metrics.orthogonality_error(U) < 50 * EPS[dtype] * k
+    assert metrics.orthogonality_error(Vh.mT) < 50 * EPS[dtype] * k
+    return u_ref, s_ref
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (5, 5), (4, 7), (1, 3), (3, 1)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_brockett_matches_torch_on_random_matrices(shape, dtype):
+    a = matrices.seeded_rand(*shape, seed=11, dtype=dtype)
+    result = gdtutor.svd(a)
+    assert result.converged and result.U.dtype == dtype
+    u_ref, _ = check_against_torch(a, result, dtype)
+    assert metrics.reconstruction_error(a, *result) < 100 * EPS[dtype]
+    # distinct singular values: vectors agree up to a joint sign per column
+    u, _ = metrics.align_signs(result.U.double(), result.Vh.double(), u_ref)
+    torch.testing.assert_close(u, u_ref, rtol=0, atol=1e4 * EPS[dtype])
+
+
+@pytest.mark.parametrize("kind", ["geometric", "repeated", "rank-deficient"])
+@pytest.mark.parametrize("shape", [(12, 8), (8, 12), (9, 9)])
+def test_brockett_on_hard_spectra(kind, shape):
+    s = spectrum(kind, min(shape))
+    a = matrices.with_singular_values(s, shape=shape, seed=3)
+    result = gdtutor.svd(a)
+    assert result.converged
+    check_against_torch(a, result)
+    assert metrics.reconstruction_error(a, *result) < 100 * EPS[torch.float64]
+    if kind == "repeated":  # only the subspace of the repeated value is determined
+        u_ref = torch.linalg.svd(a).U[:, :3]
+        assert metrics.largest_principal_angle(result.U[:, :3], u_ref) < 1e-10
+
+
+@pytest.mark.parametrize("shape", [(12, 8), (9, 9)])
+def test_close_singular_values_converge_slowly_but_values_first(shape):
+    # gaps of 1e-3 at the top: the ascent's rate is set by absolute gaps, so the vectors lag,
+    # but singular values are second order in the vector error
+    a = matrices.with_singular_values(spectrum("clustered", min(shape)), shape=shape, seed=3)
+    result = gdtutor.svd(a, max_steps=3000)
+    reference = torch.linalg.svd(a)
+    assert not result.converged
+    assert metrics.singular_value_error(result.S, reference.S) < 1e-9
+    u, _ = metrics.align_signs(result.U, result.Vh, reference.U[:, : min(shape)])
+    vector_error = (u - reference.U[:, : min(shape)]).abs().max().item()
+    assert vector_error > 1e3 * metrics.singular_value_error(result.S, reference.S)
+
+
+def test_top_k_of_a_larger_matrix():
+    a = matrices.with_singular_values(matrices.geometric_spectrum(60, 1e6), shape=(120, 60), seed=5)
+    result = gdtutor.svd(a, k=5)
+    assert result.U.shape == (120, 5) and result.S.shape == (5,) and result.Vh.shape == (5, 60)
+    check_against_torch(a, result)
+
+
+def test_batches_keep_their_shape_and_match_each_matrix():
+    a = matrices.seeded_rand(2, 3, 6, 4, seed=2, dtype=torch.float64)
+    result = gdtutor.svd(a)
+    assert (
+        result.U.shape == (2, 3, 6, 4)
+        and result.S.shape == (2, 3, 4)
+        and result.Vh.shape == (2, 3, 4, 4)
+    )
+    check_against_torch(a, result)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    m=st.integers(min_value=1, max_value=9),
+    n=st.integers(min_value=1, max_value=9),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_brockett_property(m, n, seed):
+    a = torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    result = gdtutor.svd(a, max_steps=20_000)
+    check_against_torch(a, result)
+
+
+def test_sign_convention_is_deterministic_and_harmless():
+    a = matrices.seeded_rand(5, 3, seed=4, dtype=torch.float64)
+    U, _S, Vh = gdtutor.svd(a)
+    largest = U.gather(0, U.abs().argmax(dim=0, keepdim=True))
+    assert (largest > 0).all()
+    flipped_u, flipped_vh = sign_convention(-U, -Vh)
+    torch.testing.assert_close(flipped_u, U)
+    torch.testing.assert_close(flipped_vh, Vh)
+    U2, _, _ = gdtutor.svd(a, seed=99)  # another start: the same answer
+    torch.testing.assert_close(U2, U, rtol=0, atol=1e-12)
+
+
+def test_zero_matrix():
+    U, S, _Vh = gdtutor.svd(torch.zeros(4, 3, dtype=torch.float64))
+    assert torch.equal(S, torch.zeros(3, dtype=torch.float64))
+    assert metrics.orthogonality_error(U) < 1e-14
+
+
+# --- the 2020 scheme ---------------------------------------------------------------------------
+def test_batched_2020_runs_follow_each_matrix_exactly():
+    m1 = matrices.seeded_rand(5, 4, seed=314)
+    m5 = matrices.seeded_rand(4, 3, seed=317)
+    alone = gdtutor.svd(m1, method="2020", max_steps=200)
+    together = svd_2020([m1, m5], max_steps=200)
+    torch.testing.assert_close(together[0].losses, alone.losses, rtol=0, atol=0)
+    torch.testing.assert_close(together[0].S, alone.S, rtol=0, atol=0)
+    assert together[1].U.shape == (4, 3) and together[1].Vh.shape == (3, 3)
+
+
+def test_2020_zero_trap():
+    # M5's third d reaches 0, where the gradient 2 d (...) of d² vanishes: sigma_3 is lost
+    result = svd_2020([matrices.seeded_rand(4, 3, seed=317)], max_steps=3000)[0]
+    assert result.S[-1] < 1e-6 < torch.linalg.svdvals(matrices.seeded_rand(4, 3, seed=317))[-1]
+
+
+def test_2020_adam_variant_and_batched_input():
+    a = matrices.seeded_rand(2, 4, 3, seed=1)
+    result = gdtutor.svd(a, method="2020-adam", max_steps=50)
+    assert result.method == "2020-adam" and result.S.shape == (2, 3) and len(result.losses) == 51
+
+
+# --- the optimizer -------------------------------------------------------------------------
+def test_stiefel_sgd_keeps_columns_orthonormal():
+    x = orthonormal_factor(
+        torch.randn(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    )
+    target = torch.randn(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    result = gdtutor.descend(
+        lambda: -(x * target).sum(), [x], StiefelSGD([x], lr=0.1, momentum=0.5), max_steps=50
+    )
+    assert metrics.orthogonality_error(result.params[0]) < 1e-14
+    assert result.losses[-1] < result.losses[0]
+
+
+@pytest.mark.parametrize(
+    ("lr", "momentum", "message"), [(0.0, 0.0, "lr must be positive"), (0.1, 1.0, "momentum")]
+)
+def test_stiefel_sgd_rejects_bad_settings(lr, momentum, message):
+    with pytest.raises(ValueError, match=message):
+        StiefelSGD([torch.eye(2)], lr=lr, momentum=momentum)
+
+
+# --- bad input -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"a": torch.tensor([[1.0, float("inf")]])}, ValueError, "NaN or Inf"),
+        ({"a": torch.ones(0, 3)}, ValueError, "empty"),
+        ({"a": torch.ones(2, 2, dtype=torch.complex64)}, TypeError, "real float32"),
+        ({"a": torch.ones(3, 2), "k": 3}, ValueError, "k must be an integer from 1 to"),
+        ({"a": torch.ones(3, 2), "k": 0}, ValueError, "k must be an integer from 1 to"),
+        ({"a": torch.ones(3, 2), "k": 1, "method": "2020"}, ValueError, "thin SVD only"),
+        ({"a": torch.ones(3, 2), "method": "jacobi"}, ValueError, "unknown method"),
+    ],
+)
+def test_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        gdtutor.svd(**kwargs)
+
+
+def test_svd_2020_bad_lists():
+    with pytest.raises(ValueError, match="matrices is empty"):
+        svd_2020([])
+    with pytest.raises(ValueError, match="single matrix"):
+        svd_2020([torch.ones(2, 3, 3)])
