@@ -202,9 +202,9 @@ def svd(
         ``"brockett"`` (default), ``"2020"`` or ``"2020-adam"``; see :mod:`gdtutor.decomposition`.
     tol
         For ``"brockett"``: stop when the norm of the Riemannian gradient of the cost divided by
-        the estimated :math:`\sigma_1` is at most ``tol``; by default, run to the rounding floor (the norm, once below
-        :math:`\sqrt u\,\sigma_1`, has stopped decreasing for 50 steps). For the 2020 schemes:
-        stop when the loss is at most ``tol``.
+        the estimated :math:`\sigma_1` is at most ``tol``; by default, run to the rounding floor: the
+        norm, once below :math:`10^3 u`, has not decreased for 50 steps (or, once below
+        :math:`\sqrt u`, for 500). For the 2020 schemes: stop when the loss is at most ``tol``.
     max_steps
         Step budget: 5,000 for ``"brockett"``, 20,000 for the 2020 schemes.
     momentum
@@ -228,7 +228,7 @@ def svd(
     SVDResult
         Unpacks as ``U, S, Vh`` with ``U`` of shape ``(..., m, k)``, ``S`` ``(..., k)`` and ``Vh``
         ``(..., k, n)``. For ``"brockett"`` the singular values are non-negative and sorted, and
-        the signs follow :func:`sign_convention`.
+        the signs follow :func:`~gdtutor.decomposition.sign_convention`.
 
     Raises
     ------
@@ -324,7 +324,8 @@ def _brockett(
     # works on a scale-free gradient.
     scale = torch.where(sigma > 0, 1 / sigma, torch.ones_like(sigma)).unsqueeze(-1)
     optimizer = StiefelSGD([u, v], lr=1.0, momentum=momentum)
-    floor_check = math.sqrt(torch.finfo(a.dtype).eps)
+    eps = torch.finfo(a.dtype).eps
+    floor, stall = 1e3 * eps, math.sqrt(eps)  # scale-free gradient norms (costs divided by σ₁)
     best = {"norm": math.inf, "since": 0}
 
     def negative_brockett() -> Tensor:
@@ -338,8 +339,10 @@ def _brockett(
             best["norm"], best["since"] = norm, 0
             return None
         best["since"] += 1
-        if best["norm"] <= floor_check and best["since"] >= _PATIENCE:
+        if best["norm"] <= floor and best["since"] >= _PATIENCE:
             return f"Riemannian gradient stopped decreasing at {best['norm']:.2g} (rounding floor)"
+        if best["norm"] <= stall and best["since"] >= 10 * _PATIENCE:
+            return f"Riemannian gradient stalled at {best['norm']:.2g}"
         return None
 
     run = descend(

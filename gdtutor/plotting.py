@@ -81,3 +81,17 @@ def plot_histories(
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize="small")
     return fig
+
+
+def plot_images(images: Mapping[str, Tensor], *, columns: int = 2) -> Figure:
+    """Greyscale images in a grid, each titled with its label (values clipped to [0, 1])."""
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 3.4 * rows), layout="constrained", squeeze=False
+    )
+    for ax, (label, image) in zip(axes.flat, images.items(), strict=False):
+        ax.imshow(image.detach().clamp(0, 1).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(label, fontsize="medium")
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig

@@ -43,3 +43,13 @@ def test_plot_histories_accepts_bare_histories_and_xy_pairs_with_styles():
     bare, pairs = ax.lines
     assert list(bare.get_xdata()) == [0, 1, 2] and pairs.get_linestyle() == "None"
     assert pairs.get_marker() == "o"
+
+
+def test_plot_images_fills_a_grid_and_hides_axes():
+    fig = plotting.plot_images(
+        {"a": torch.zeros(4, 5), "b": torch.ones(4, 5) * 2, "c": torch.rand(4, 5)}
+    )
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
+    assert fig.axes[1].images[0].get_array().max() == 1  # clipped
+    assert not any(ax.axison for ax in fig.axes)

@@ -1,0 +1,161 @@
+"""Benchmark gdtutor.svd's top-k against torch.svd_lowrank and torch.linalg.svd; robustness study.
+
+Run on demand (not part of CI):
+
+    python benchmarks/svd.py                       # 2000 x 500, k = 10, float64
+    python benchmarks/svd.py --shape 1000 300 --k 5 --kappa 1e6
+
+Prints, for one matrix with a geometric (decaying) spectrum, each method's best wall time as a
+ratio to torch.linalg.svd measured in the same run, its largest singular-value error relative to
+sigma_1, and the largest angle between a computed singular vector and the reference. Then it runs
+gdtutor.svd, with its default settings, on 200 random float64 matrices of mixed shapes and spectra
+(as on the Part 3 page) and counts failures: a singular value off by more than 1e-6 sigma_1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+
+import torch
+
+import gdtutor
+from gdtutor import matrices, metrics
+from gdtutor.report import markdown_table
+
+KINDS = [
+    "uniform entries",
+    "Gaussian entries",
+    "geometric",
+    "clustered",
+    "repeated",
+    "rank-deficient",
+]
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """The best wall time of ``repeat`` calls, in seconds, and the last result."""
+    best, result = math.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def top_k_comparison(
+    shape: tuple[int, int], k: int, kappa: float, repeat: int
+) -> list[tuple[object, ...]]:
+    """Rows of (method, time ratio to torch.linalg.svd, value error, worst vector angle)."""
+    a = matrices.with_singular_values(
+        matrices.geometric_spectrum(min(shape), kappa), shape=shape, seed=1
+    )
+    reference = torch.linalg.svd(a, full_matrices=False)
+    torch.manual_seed(0)  # svd_lowrank's random test matrix
+    methods: dict[str, Callable[[], object]] = {
+        "torch.linalg.svd": lambda: torch.linalg.svd(a, full_matrices=False),
+        f"gdtutor.svd(k={k})": lambda: gdtutor.svd(a, k=k),
+        f"torch.svd_lowrank(q={k}, niter=2)": lambda: torch.svd_lowrank(a, q=k, niter=2),
+        f"torch.svd_lowrank(q={2 * k}, niter=2)": lambda: torch.svd_lowrank(a, q=2 * k, niter=2),
+        f"torch.svd_lowrank(q={2 * k}, niter=6)": lambda: torch.svd_lowrank(a, q=2 * k, niter=6),
+    }
+    reference_time = best_time(methods["torch.linalg.svd"], repeat)[0]
+    rows = []
+    for name, compute in methods.items():
+        seconds, (u, s, _) = best_time(compute, 1 if name.startswith("gdtutor") else repeat)
+        angle = max(
+            metrics.largest_principal_angle(u[:, i : i + 1], reference.U[:, i : i + 1])
+            for i in range(k)
+        )
+        rows.append(
+            (
+                name,
+                seconds / reference_time,
+                metrics.singular_value_error(s[:k], reference.S[:k]),
+                angle,
+            )
+        )
+    return rows
+
+
+def random_spectrum(kind: str, r: int, generator: torch.Generator) -> torch.Tensor:
+    """Singular values of one of the study's spectrum kinds (as on the Part 3 page)."""
+    uniform = (
+        torch.rand(r, generator=generator, dtype=torch.float64).sort(descending=True).values + 0.1
+    )
+    if kind == "geometric":
+        return matrices.geometric_spectrum(
+            r, 10 ** (2 + 4 * torch.rand(1, generator=generator).item())
+        )
+    if kind == "clustered":
+        uniform[: min(3, r)] = 1.2 - 1e-3 * torch.arange(min(3, r), dtype=torch.float64)
+    elif kind == "repeated":
+        uniform[1 : min(3, r)] = uniform[0]
+    elif kind == "rank-deficient":
+        uniform[r // 2 :] = 0.0
+    return uniform.sort(descending=True).values
+
+
+def robustness(per_shape: int) -> tuple[int, int, float, float]:
+    """Failures, count, worst error and seconds of gdtutor.svd over mixed random matrices."""
+    generator = torch.Generator().manual_seed(0)
+    errors, start = [], time.perf_counter()
+    for shape in [(5, 4), (8, 8), (6, 10), (15, 6)]:
+        batch = []
+        for i in range(per_shape):
+            kind = KINDS[i % len(KINDS)]
+            if kind == "uniform entries":
+                batch.append(torch.rand(*shape, generator=generator, dtype=torch.float64))
+            elif kind == "Gaussian entries":
+                batch.append(torch.randn(*shape, generator=generator, dtype=torch.float64))
+            else:
+                seed = int(torch.randint(0, 10**6, (1,), generator=generator))
+                spectrum = random_spectrum(kind, min(shape), generator)
+                batch.append(matrices.with_singular_values(spectrum, shape=shape, seed=seed))
+        stacked = torch.stack(batch)
+        reference = torch.linalg.svdvals(stacked)
+        errors.append(((gdtutor.svd(stacked).S - reference).abs() / reference[:, :1]).amax(dim=-1))
+    all_errors = torch.cat(errors)
+    return (
+        int((all_errors > 1e-6).sum()),
+        len(all_errors),
+        all_errors.max().item(),
+        time.perf_counter() - start,
+    )
+
+
+def main() -> None:
+    """Parse the arguments, run both studies, print Markdown tables."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shape", type=int, nargs=2, default=[2000, 500])
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--kappa", type=float, default=1e4)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--per-shape", type=int, default=50, help="matrices per shape in the robustness study"
+    )
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64\n")
+    m, n = args.shape
+    print(f"## top {args.k} of a {m} x {n} matrix, geometric spectrum, kappa = {args.kappa:g}\n")
+    rows = top_k_comparison((m, n), args.k, args.kappa, args.repeat)
+    print(
+        markdown_table(
+            ["method", "time / torch.linalg.svd", "value error", "worst vector angle"],
+            rows,
+            ["", ".3f", ".1e", ".1e"],
+        )
+    )
+    failures, count, worst, seconds = robustness(args.per_shape)
+    print(f"\n## robustness: gdtutor.svd on {count} mixed random matrices (default settings)\n")
+    print(
+        f"failures (value error > 1e-6 sigma_1): {failures} of {count}; worst error {worst:.1e}; {seconds:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
