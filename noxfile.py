@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -12,6 +13,7 @@ nox.options.error_on_missing_interpreters = True
 
 CONSTRAINTS = ("-c", "constraints.txt")
 DOCS_ARGS = ("-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+CHROMIUM = os.environ.get("GDTUTOR_CHROMIUM", "/usr/bin/chromium")
 
 
 @nox.session
@@ -50,3 +52,39 @@ def lint(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, "ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """Test the built site in a real browser (Debian's Chromium, driven by Playwright), offline.
+
+    Reuses docs/_build/html if present (`nox -s site -- rebuild` builds it first). Screenshots and
+    the page-weight report land in docs/_build/site-report. Extra arguments go to pytest.
+    """
+    if not Path(CHROMIUM).exists():
+        session.error(
+            f"Chromium not found at {CHROMIUM}: apt-get install chromium (Debian), or set GDTUTOR_CHROMIUM."
+        )
+    session.install(*CONSTRAINTS, "-e", ".[docs,test,site]")
+    pytest_args = [arg for arg in session.posargs if arg != "rebuild"]
+    if "rebuild" in session.posargs or not Path("docs/_build/html/index.html").exists():
+        session.run("sphinx-build", *DOCS_ARGS)
+    session.run(
+        "pytest", "site_tests", "-p", "no:cacheprovider", "--browser", "chromium", *pytest_args
+    )
+
+
+@nox.session
+def linkcheck(session: nox.Session) -> None:
+    """Check links: internal ones always; external ones when online (skipped, with a message, offline)."""
+    session.install(*CONSTRAINTS, "-e", ".[docs]")
+    session.run(
+        "sphinx-build",
+        "-n",
+        "-W",
+        "--keep-going",
+        "-b",
+        "linkcheck",
+        "docs",
+        "docs/_build/linkcheck",
+    )

@@ -27,6 +27,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx_copybutton",
     "sphinx_design",
+    "notfound.extension",
     # MathJax 3 served from _static: math renders with no network access.
     "sphinx-mathjax-offline",
 ]
@@ -37,12 +38,14 @@ nitpicky = True
 # --- MyST and notebook execution ------------------------------------------------------------
 myst_enable_extensions = ["amsmath", "dollarmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
-nb_execution_mode = "cache"  # `nox -s docs` forces execution in CI (-D nb_execution_mode=force)
+# `nox -s docs` forces execution in CI (-D nb_execution_mode=force); so does Read the Docs.
+nb_execution_mode = "force" if os.environ.get("READTHEDOCS") else "cache"
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_timeout = 300
 nb_merge_streams = True
 nb_output_stderr = "warn"  # a stray warning in a tutorial fails the build (-W)
+nb_render_markdown_format = "myst"  # Markdown outputs (the tutorials' tables) with tables and math
 
 
 def _package_fingerprint() -> str:
@@ -104,6 +107,10 @@ else:
         "gdtutor docs: offline, so links to other projects' docs (intersphinx) are skipped.",
         file=sys.stderr,
     )
+    # linkcheck: internal links and anchors are checked by the build (-n) and the browser suite;
+    # external ones cannot be reached offline, so they are skipped rather than failed.
+    linkcheck_ignore = [r"https?://"]
+    print("gdtutor docs: offline, so linkcheck skips external links.", file=sys.stderr)
 linkcheck_timeout = 10
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -112,14 +119,50 @@ html_title = "gdtutor"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "auto"}
-html_last_updated_fmt = ""
 html_theme_options = {
     "repository_url": "https://github.com/gdtutor/gdtutor",
     "repository_branch": "main",
     "path_to_docs": "docs",
     "use_repository_button": True,
     "use_source_button": True,
-    "use_download_button": True,
+    "use_download_button": True,  # the .md source and, via the launch buttons, the executed .ipynb
     "show_toc_level": 2,
+    "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
 }
+# Copy buttons on code only: containers of highlighted code, never notebook outputs; prompts
+# (>>> ... $) and doctest outputs are stripped.
+copybutton_selector = 'div[class*="highlight-"]:not(.output) > div.highlight > pre'
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
 copybutton_exclude = ".linenos, .gp, .go"
+
+# The 404 page links its assets absolutely: "/" when served at the root (locally, in CI),
+# "/en/latest/" on Read the Docs, GDTUTOR_URL_PREFIX elsewhere (GitHub Pages: "/gdtutor/").
+notfound_urls_prefix = os.environ.get(
+    "GDTUTOR_URL_PREFIX", "/en/latest/" if os.environ.get("READTHEDOCS") else "/"
+)
+
+
+def _executed_downloads(app, exception) -> None:
+    """Put the cached outputs back into the downloadable .ipynb files.
+
+    In cache mode myst-nb merges the cached outputs into a copy of the notebook and writes the
+    original, output-free one to jupyter_execute/, which the theme offers for download. (Forced
+    execution, as in CI, executes in place and is unaffected.)
+    """
+    if exception is not None or app.config.nb_execution_mode != "cache":
+        return
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(app.config.nb_execution_cache_path)
+    for path in Path(app.outdir, "_sources").rglob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        if any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
+            continue
+        _, executed = cache.merge_match_into_notebook(notebook)  # KeyError: not cached, a bug
+        nbformat.write(executed, path)
+
+
+def setup(app) -> None:
+    app.connect("build-finished", _executed_downloads)

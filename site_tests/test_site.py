@@ -1,0 +1,269 @@
+"""The built site as readers use it, in a real browser (Debian's Chromium), fully offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from conftest import PAGES, ROOT, SITE, TUTORIALS
+
+CODE = 'div[class*="highlight-"]:not(.output) > div.highlight > pre'  # = conf.copybutton_selector
+BLOCKING = ("serious", "critical")
+AXE = Axe()
+
+
+def load(page, url: str):
+    """Open ``url`` and wait until MathJax (where present) has typeset the page."""
+    response = page.goto(url, wait_until="load")
+    page.evaluate(
+        "async () => { if (window.MathJax?.startup?.promise) await window.MathJax.startup.promise; }"
+    )
+    return response
+
+
+def blocking_violations(page) -> list[str]:
+    """Serious or critical accessibility violations reported by axe-core."""
+    violations = AXE.run(page).response["violations"]
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+        for v in violations
+        if v["impact"] in BLOCKING
+    ]
+
+
+def code_cells(page) -> list[str]:
+    """The text each copy button copies, in page order (line numbers, prompts and outputs removed)."""
+    return page.eval_on_selector_all(
+        CODE,
+        """pres => pres.map(pre => {
+            const copy = pre.cloneNode(true);
+            copy.querySelectorAll('.linenos, .gp, .go').forEach(node => node.remove());
+            return copy.textContent;
+        })""",
+    )
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_offline_and_renders(offline_page, base_url, path):
+    page = offline_page
+    response = load(page, base_url + path)
+    assert response.status == 200
+    assert page.log["foreign"] == [], "requests to other hosts"
+    assert page.log["failed"] == [] and page.log["http_errors"] == [], "failed requests"
+    assert page.log["console"] == [], "console errors"
+    images = page.eval_on_selector_all(
+        "img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth > 0, i.alt])"
+    )
+    assert all(loaded for _, loaded, _ in images), [src for src, loaded, _ in images if not loaded]
+    assert all(alt.strip() for _, _, alt in images), [
+        src for src, _, alt in images if not alt.strip()
+    ]
+    raw_tables = page.eval_on_selector_all(
+        ".cell_output", "outs => outs.filter(o => o.innerText.includes('|---|')).length"
+    )
+    assert raw_tables == 0, "a Markdown table output rendered as text"
+    raw_math = page.eval_on_selector_all(
+        ".math", "nodes => nodes.filter(n => !n.querySelector('mjx-container')).length"
+    )
+    assert raw_math == 0, f"{raw_math} math nodes left as raw TeX"
+    buttons = page.eval_on_selector_all(
+        CODE, "pres => pres.filter(p => p.parentElement.querySelector('button.copybtn')).length"
+    )
+    assert buttons == len(code_cells(page)), "a code block without a copy button"
+    assert page.locator(".output button.copybtn, .cell_output button.copybtn").count() == 0, (
+        "copy button on an output"
+    )
+    assert blocking_violations(page) == []
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_copy_button_carries_the_cells_code(offline_page, base_url, path):
+    page = offline_page
+    load(page, base_url + path)
+    first = page.locator(CODE).first
+    first.scroll_into_view_if_needed()
+    first.hover()
+    page.locator(f"{CODE} + button.copybtn, {CODE} ~ button.copybtn").first.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.strip() == code_cells(page)[0].strip()
+    assert "import gdtutor" in copied
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_tutorial_code_copied_in_order_runs_as_a_plain_script(page, base_url, path, tmp_path):
+    """Every code cell, as the copy buttons give it, in page order, in one fresh Python process."""
+    load(page, base_url + path)
+    script = tmp_path / (Path(path).stem + ".py")
+    script.write_text("\n\n".join(code_cells(page)))
+    environment = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "PYTHONWARNINGS": "error::DeprecationWarning:gdtutor",
+    }
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT / "docs" / "tutorials",
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("Brockett", "part3-svd"), ("Newton–Schulz", "part2-matrix-inverse"), ("jacrev", "part1")],
+)
+def test_search_finds_tutorial_content(offline_page, base_url, query, expected):
+    page = offline_page
+    load(page, f"{base_url}search.html?q={query}")
+    page.wait_for_selector("#search-results li", timeout=15_000)
+    links = page.eval_on_selector_all("#search-results li a", "links => links.map(a => a.href)")
+    assert any(expected in link for link in links), links
+    assert page.log["foreign"] == [] and page.log["console"] == []
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_downloads_resolve(page, base_url, path):
+    load(page, base_url + path)
+    links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    local = [link for link in links if link.startswith(base_url)]
+    downloads = {
+        Path(urlsplit(link).path).suffix: link for link in local if link.endswith((".ipynb", ".md"))
+    }
+    assert set(downloads) == {".ipynb", ".md"}, links
+    source = page.request.get(downloads[".md"])
+    assert source.status == 200 and "kernelspec" in source.text()
+    notebook = page.request.get(downloads[".ipynb"])
+    assert notebook.status == 200
+    cells = json.loads(notebook.text())["cells"]
+    assert any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
+        "the .ipynb is not executed"
+    )
+    launch = [link for link in links if "mybinder.org" in link]
+    assert launch and all("gdtutor/gdtutor" in link for link in launch)
+
+
+def test_missing_pages_get_the_404_page(offline_page, base_url):
+    page = offline_page
+    response = load(page, base_url + "no/such/page.html")
+    assert response.status == 404
+    assert "not found" in page.title().lower()
+    assert page.log["http_errors"] == [base_url + "no/such/page.html"]  # the page itself, no asset
+    assert page.log["failed"] == [] and page.log["foreign"] == []
+    assert all(
+        "status of 404" in message for message in page.log["console"]
+    )  # Chromium logs the 404 itself
+    assert page.eval_on_selector_all(
+        "img", "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)"
+    )
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"])
+        if tag == "a" and values.get("href"):
+            self.hrefs.append(values["href"])
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_internal_links_and_anchors_resolve():
+    parsed = {path: _parse(SITE / path) for path in PAGES}
+    broken = []
+    for path, links in parsed.items():
+        for href in links.hrefs:
+            target = urlsplit(urljoin("http://site/" + path, href))
+            if target.netloc != "site" or target.scheme not in ("http", ""):
+                continue  # external: nox -s linkcheck
+            file = unquote(target.path.lstrip("/")) or "index.html"
+            if file.endswith("/"):
+                file += "index.html"
+            if not (SITE / file).exists():
+                broken.append(f"{path}: {href}")
+            elif target.fragment and file.endswith(".html"):
+                ids = parsed[file].ids if file in parsed else _parse(SITE / file).ids
+                if unquote(target.fragment) not in ids:
+                    broken.append(f"{path}: {href} (no anchor)")
+    assert broken == []
+
+
+def test_tutorials_link_to_the_api_reference():
+    for path in TUTORIALS:
+        hrefs = _parse(SITE / path).hrefs
+        assert any("reference/index.html#gdtutor." in href for href in hrefs), path
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_figures_are_numbered_and_captioned(page, base_url, path):
+    load(page, base_url + path)
+    captions = page.eval_on_selector_all("figure figcaption", "caps => caps.map(c => c.innerText)")
+    assert captions and all(
+        caption.startswith("Fig. ") and len(caption) > 20 for caption in captions
+    )
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_screenshots_and_dark_mode(offline_page, base_url, path, artifacts):
+    page = offline_page
+    stem = Path(path).stem
+    load(page, base_url + path)
+    page.screenshot(path=str(artifacts / f"{stem}-light.png"), full_page=True)
+    page.evaluate(
+        "document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'"
+    )
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(artifacts / f"{stem}-dark.png"), full_page=True)
+    backgrounds = page.eval_on_selector_all(
+        "figure img", "imgs => imgs.map(i => getComputedStyle(i).opacity)"
+    )
+    assert all(float(opacity) > 0.5 for opacity in backgrounds)
+    assert blocking_violations(page) == [], "dark mode"
+
+
+def test_page_weights(page, base_url, artifacts):
+    """Report each tutorial page's weight: the HTML and everything it loads, from the files served."""
+    rows = []
+    for path in TUTORIALS:
+        requested: set[str] = set()
+
+        def record(request, seen=requested):
+            seen.add(urlsplit(request.url).path)
+
+        page.on("request", record)
+        load(page, base_url + path)
+        page.remove_listener("request", record)
+        sizes = {
+            p: (SITE / unquote(p.lstrip("/"))).stat().st_size
+            for p in requested
+            if (SITE / unquote(p.lstrip("/"))).is_file()
+        }
+        images = sum(size for p, size in sizes.items() if p.startswith("/_images/"))
+        rows.append((path, sizes.get("/" + path, 0), images, sum(sizes.values())))
+        largest_image = max(
+            (size for p, size in sizes.items() if p.startswith("/_images/")), default=0
+        )
+        assert largest_image < 400_000, f"{path}: a figure of {largest_image} bytes"
+    lines = ["| page | HTML (kB) | figures (kB) | total loaded (kB) |", "|---|---|---|---|"]
+    lines += [f"| {p} | {h / 1e3:.0f} | {i / 1e3:.0f} | {t / 1e3:.0f} |" for p, h, i, t in rows]
+    (artifacts / "page-weights.md").write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
