@@ -118,6 +118,20 @@ def test_tutorial_code_copied_in_order_runs_as_a_plain_script(page, base_url, pa
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
+    load(page, base_url + "index.html")
+    snippets = page.eval_on_selector_all(
+        "div.highlight-python > div.highlight > pre", "pres => pres.map(p => p.textContent)"
+    )
+    assert snippets, "no Python quick start on the home page"
+    script = tmp_path / "quick_start.py"
+    script.write_text("\n\n".join(snippets))
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [("Brockett", "part3-svd"), ("Newton–Schulz", "part2-matrix-inverse"), ("jacrev", "part1")],
