@@ -279,12 +279,12 @@ def _require_nonsingular(a: Tensor, x: Tensor) -> None:
         )
 
 
-def _loss_threshold(a: Tensor, tol: float | None, *, half: bool) -> float | None:
-    """Translate a relative-residual tolerance into a threshold on the summed loss."""
+def _loss_threshold(a: Tensor, tol: float | None, *, scale: float) -> float | None:
+    r"""The loss :math:`c\sum_b \|A_b X_b - I\|_F^2` at which the RMS relative residual is ``tol``."""
     if tol is None:
         return None
-    count = a.numel() // a.shape[-1]  # n times the batch size
-    return (0.5 if half else 1.0) * tol**2 * count
+    rows = a.numel() // a.shape[-1]  # n times the batch size
+    return scale * tol**2 * rows
 
 
 def _eye_like(a: Tensor) -> Tensor:
@@ -307,10 +307,9 @@ def _scheme_2020(
     eye = _eye_like(a)
     n = a.shape[-1]
 
-    def mse() -> Tensor:
-        return (x @ a - eye).square().mean()
+    def mse() -> Tensor:  # summed over a batch, so that each matrix steps as if alone
+        return (x @ a - eye).square().mean(dim=(-2, -1)).sum()
 
-    threshold = None if tol is None else tol**2 / n  # MSE = (relative residual)² / n
     run = descend(
         mse,
         [x],
@@ -318,7 +317,7 @@ def _scheme_2020(
         lr=lr,
         momentum=momentum,
         max_steps=max_steps,
-        tol=threshold,
+        tol=_loss_threshold(a, tol, scale=1 / n**2),
         safe_lr=lambda: (n**2 / extreme_singular_values(a)[0] ** 2).min().item(),
         progress=progress,
     )
@@ -356,7 +355,7 @@ def _gradient_descent(
         xs,
         sgd,
         max_steps=max_steps,
-        tol=_loss_threshold(a, tol, half=True),
+        tol=_loss_threshold(a, tol, scale=0.5),
         safe_lr=lambda: (2 / largest**2).min().item(),
         progress=progress,
     )
@@ -385,7 +384,7 @@ def _with_optimizer(
         [x],
         optimizer,
         max_steps=max_steps,
-        tol=_loss_threshold(a, tol, half=True),
+        tol=_loss_threshold(a, tol, scale=0.5),
         scheduler=scheduler,
         safe_lr=lambda: (2 / extreme_singular_values(a)[0] ** 2).min().item(),
         progress=progress,

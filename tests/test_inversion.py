@@ -63,6 +63,24 @@ def test_2020_scheme_equals_hand_written_heavy_ball():
     torch.testing.assert_close(result.inverse, x.detach(), rtol=1e-12, atol=1e-12)
 
 
+def test_batched_2020_scheme_follows_each_matrix_alone():
+    m1 = matrices.seeded_rand(4, 4, seed=314, dtype=torch.float64)
+    m2 = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+    together = gdtutor.inverse(torch.stack([m1, m2]), "2020", max_steps=100)
+    x0 = matrices.seeded_rand(2, 4, 4, seed=314, dtype=torch.float64)  # the batch's own start
+    for i, m in enumerate((m1, m2)):
+        x = x0[i].clone()
+        alone = gdtutor.descend(
+            lambda m=m, x=x: (x @ m - torch.eye(4, dtype=torch.float64)).square().mean(),
+            [x],
+            "sgd",
+            lr=0.9,
+            momentum=0.9,
+            max_steps=100,
+        )
+        torch.testing.assert_close(together.inverse[i], alone.params[0], rtol=1e-12, atol=1e-12)
+
+
 def test_2020_scheme_options():
     m = matrices.seeded_rand(4, 4, seed=314)
     with pytest.raises(TypeError, match="only lr and momentum"):
