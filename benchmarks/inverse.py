@@ -15,31 +15,19 @@ same problem, and prints the ratio of time per step (target: at most 1.1).
 from __future__ import annotations
 
 import argparse
-import math
-import time
 from collections.abc import Callable
 
 import torch
 
 import gdtutor
 from gdtutor import inversion, matrices, metrics
-from gdtutor.report import markdown_table
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """The best wall time of ``repeat`` calls, in seconds."""
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from gdtutor.report import best_time, markdown_table
 
 
 def compare_methods(n: int, kappa: float, budget: int, repeat: int) -> list[tuple[object, ...]]:
     """Rows of (method, steps, time ratio to torch.linalg.inv, scaled residual) for one size."""
     a = matrices.with_condition_number(n, kappa, seed=n)
-    reference_time = best_time(lambda: torch.linalg.inv(a), max(repeat, 5))
+    reference_time, _ = best_time(lambda: torch.linalg.inv(a), max(repeat, 5))
     heavy_lr, heavy_momentum = inversion.heavy_ball_parameters(a)
     methods: dict[str, Callable[[], gdtutor.InverseResult]] = {
         "newton-schulz": lambda: gdtutor.inverse(a),
@@ -59,8 +47,7 @@ def compare_methods(n: int, kappa: float, budget: int, repeat: int) -> list[tupl
         ("torch.linalg.inv", "-", 1.0, metrics.inverse_scaled_residual(a, torch.linalg.inv(a)))
     ]
     for name, run in methods.items():
-        result = run()
-        seconds = best_time(run, repeat) if name in ("newton-schulz", "cgnr") else best_time(run, 1)
+        seconds, result = best_time(run, repeat if name in ("newton-schulz", "cgnr") else 1)
         steps = f"{result.steps}" + ("" if result.converged else " (budget)")
         rows.append(
             (
@@ -96,8 +83,8 @@ def loop_overhead(n: int, steps: int, repeat: int) -> tuple[float, float, float]
 
     bare_times, our_times = [], []
     for _ in range(repeat):  # interleaved, so that both see the same machine state
-        bare_times.append(best_time(bare, 1))
-        our_times.append(best_time(ours, 1))
+        bare_times.append(best_time(bare, 1)[0])
+        our_times.append(best_time(ours, 1)[0])
     per_step_bare, per_step_ours = min(bare_times) / steps, min(our_times) / steps
     return per_step_bare, per_step_ours, per_step_ours / per_step_bare
 

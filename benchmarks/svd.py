@@ -15,7 +15,6 @@ gdtutor.svd, with its default settings, on 200 random float64 matrices of mixed 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Callable
 
@@ -23,26 +22,7 @@ import torch
 
 import gdtutor
 from gdtutor import matrices, metrics
-from gdtutor.report import markdown_table
-
-KINDS = [
-    "uniform entries",
-    "Gaussian entries",
-    "geometric",
-    "clustered",
-    "repeated",
-    "rank-deficient",
-]
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """The best wall time of ``repeat`` calls, in seconds, and the last result."""
-    best, result = math.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from gdtutor.report import best_time, markdown_table
 
 
 def top_k_comparison(
@@ -83,41 +63,12 @@ def top_k_comparison(
     return rows
 
 
-def random_spectrum(kind: str, r: int, generator: torch.Generator) -> torch.Tensor:
-    """Singular values of one of the study's spectrum kinds (as on the Part 3 page)."""
-    uniform = (
-        torch.rand(r, generator=generator, dtype=torch.float64).sort(descending=True).values + 0.1
-    )
-    if kind == "geometric":
-        return matrices.geometric_spectrum(
-            r, 10 ** (2 + 4 * torch.rand(1, generator=generator).item())
-        )
-    if kind == "clustered":
-        uniform[: min(3, r)] = 1.2 - 1e-3 * torch.arange(min(3, r), dtype=torch.float64)
-    elif kind == "repeated":
-        uniform[1 : min(3, r)] = uniform[0]
-    elif kind == "rank-deficient":
-        uniform[r // 2 :] = 0.0
-    return uniform.sort(descending=True).values
-
-
 def robustness(per_shape: int) -> tuple[int, int, float, float]:
     """Failures, count, worst error and seconds of gdtutor.svd over mixed random matrices."""
     generator = torch.Generator().manual_seed(0)
     errors, start = [], time.perf_counter()
     for shape in [(5, 4), (8, 8), (6, 10), (15, 6)]:
-        batch = []
-        for i in range(per_shape):
-            kind = KINDS[i % len(KINDS)]
-            if kind == "uniform entries":
-                batch.append(torch.rand(*shape, generator=generator, dtype=torch.float64))
-            elif kind == "Gaussian entries":
-                batch.append(torch.randn(*shape, generator=generator, dtype=torch.float64))
-            else:
-                seed = int(torch.randint(0, 10**6, (1,), generator=generator))
-                spectrum = random_spectrum(kind, min(shape), generator)
-                batch.append(matrices.with_singular_values(spectrum, shape=shape, seed=seed))
-        stacked = torch.stack(batch)
+        stacked = matrices.study_batch(shape, per_shape, generator=generator)
         reference = torch.linalg.svdvals(stacked)
         errors.append(((gdtutor.svd(stacked).S - reference).abs() / reference[:, :1]).amax(dim=-1))
     all_errors = torch.cat(errors)

@@ -91,3 +91,61 @@ def with_condition_number(
 ) -> Tensor:
     r"""A random ``n × n`` matrix with 2-norm condition number exactly :math:`\kappa` (geometric spectrum)."""
     return with_singular_values(geometric_spectrum(n, condition_number), seed=seed, dtype=dtype)
+
+
+#: The spectrum kinds of the SVD robustness study (Part 3 and ``benchmarks/svd.py``).
+STUDY_KINDS = (
+    "uniform entries",
+    "Gaussian entries",
+    "geometric",
+    "clustered",
+    "repeated",
+    "rank-deficient",
+)
+
+
+def random_spectrum(kind: str, r: int, generator: torch.Generator) -> Tensor:
+    r"""``r`` random singular values (float64, descending) of one of the study's hard kinds.
+
+    ``"geometric"``: from 1 down to :math:`1/\kappa` with :math:`\kappa` log-uniform in
+    :math:`[10^2, 10^6]`; ``"clustered"``: three values :math:`10^{-3}` apart at the top;
+    ``"repeated"``: the largest value three times; ``"rank-deficient"``: the lower half zero.
+    The others are uniform on :math:`[0.1, 1.1)`.
+    """
+    uniform = (
+        torch.rand(r, generator=generator, dtype=torch.float64).sort(descending=True).values + 0.1
+    )
+    if kind == "geometric":
+        return geometric_spectrum(r, 10 ** (2 + 4 * torch.rand(1, generator=generator).item()))
+    if kind == "clustered":
+        uniform[: min(3, r)] = 1.2 - 1e-3 * torch.arange(min(3, r), dtype=torch.float64)
+    elif kind == "repeated":
+        uniform[1 : min(3, r)] = uniform[0]
+    elif kind == "rank-deficient":
+        uniform[r // 2 :] = 0.0
+    else:
+        raise ValueError(f"unknown spectrum kind {kind!r}; choose one of {STUDY_KINDS[2:]}.")
+    return uniform.sort(descending=True).values
+
+
+def study_batch(shape: tuple[int, int], count: int, *, generator: torch.Generator) -> Tensor:
+    """``count`` random float64 matrices of one shape, cycling through :data:`STUDY_KINDS`.
+
+    Uniform and Gaussian entries are drawn directly; the other kinds get a :func:`random_spectrum`
+    between Haar-random orthogonal factors (:func:`with_singular_values`).
+    """
+    batch = []
+    for i in range(count):
+        kind = STUDY_KINDS[i % len(STUDY_KINDS)]
+        if kind == "uniform entries":
+            batch.append(torch.rand(*shape, generator=generator, dtype=torch.float64))
+        elif kind == "Gaussian entries":
+            batch.append(torch.randn(*shape, generator=generator, dtype=torch.float64))
+        else:
+            seed = int(torch.randint(0, 10**6, (1,), generator=generator))
+            batch.append(
+                with_singular_values(
+                    random_spectrum(kind, min(shape), generator), shape=shape, seed=seed
+                )
+            )
+    return torch.stack(batch)

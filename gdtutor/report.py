@@ -1,8 +1,11 @@
-"""Tables for the tutorials, as Markdown that Jupyter and the docs render."""
+"""Tables and timings for the tutorials and benchmarks."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def markdown_table(
@@ -46,3 +49,18 @@ def _cell(value: object, spec: str) -> str:
     if isinstance(value, float):
         return format(value, ".3g")
     return str(value)
+
+
+def best_time(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    """The best wall time of ``repeat`` calls of ``fn``, in seconds, and the last call's result.
+
+    The minimum is the least disturbed by other work on the machine.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1; got {repeat}.")
+    best, result = math.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result

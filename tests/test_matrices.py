@@ -57,3 +57,28 @@ def test_factories_reject_bad_arguments():
         matrices.with_singular_values([1.0, 2.0], shape=(3, 3))
     with pytest.raises(ValueError, match="non-negative"):
         matrices.with_singular_values([1.0, -2.0])
+
+
+def test_random_spectra_have_their_defining_property():
+    g = torch.Generator().manual_seed(0)
+    geometric = matrices.random_spectrum("geometric", 6, g)
+    assert 1e2 <= geometric[0] / geometric[-1] <= 1e6 * (1 + 1e-12)
+    clustered = matrices.random_spectrum("clustered", 6, g)
+    torch.testing.assert_close(
+        clustered[:3], torch.tensor([1.2, 1.199, 1.198], dtype=torch.float64)
+    )
+    repeated = matrices.random_spectrum("repeated", 6, g)
+    assert repeated[0] == repeated[1] == repeated[2] > repeated[3]
+    deficient = matrices.random_spectrum("rank-deficient", 6, g)
+    assert (deficient[3:] == 0).all() and (deficient[:3] > 0).all()
+    with pytest.raises(ValueError, match="unknown spectrum kind 'flat'"):
+        matrices.random_spectrum("flat", 3, g)
+
+
+def test_study_batch_cycles_through_the_kinds_reproducibly():
+    first = matrices.study_batch((5, 4), 12, generator=torch.Generator().manual_seed(1))
+    again = matrices.study_batch((5, 4), 12, generator=torch.Generator().manual_seed(1))
+    assert first.shape == (12, 5, 4) and first.dtype == torch.float64 and torch.equal(first, again)
+    values = torch.linalg.svdvals(first)
+    assert (values[5::6, 2:] < 1e-12).all()  # every sixth matrix is rank-deficient
+    assert (values[4::6, 0] - values[4::6, 2]).abs().max() < 1e-12  # a repeated top value

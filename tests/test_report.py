@@ -1,6 +1,6 @@
 import pytest
 
-from gdtutor.report import markdown_table
+from gdtutor.report import best_time, markdown_table
 
 
 def test_markdown_table_formats_cells():
@@ -24,3 +24,11 @@ def test_shape_errors():
         markdown_table(["a", "b"], [], ["d"])
     with pytest.raises(ValueError, match="has 1 cells for 2 columns"):
         markdown_table(["a", "b"], [[1]])
+
+
+def test_best_time_returns_the_minimum_and_the_result():
+    calls = []
+    seconds, result = best_time(lambda: calls.append(1) or len(calls), repeat=3)
+    assert result == 3 and len(calls) == 3 and 0 <= seconds < 1
+    with pytest.raises(ValueError, match="at least 1"):
+        best_time(lambda: None, repeat=0)
