@@ -7,6 +7,7 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
 - :func:`gdtutor.svd`: a singular value decomposition by gradient methods (Part 3), in
   :mod:`gdtutor.decomposition`;
 - :func:`gdtutor.descend`: the gradient-descent loop every part shares, in :mod:`gdtutor.descent`;
+- :func:`gdtutor.show_options`: each method's own options, with their defaults;
 - :mod:`gdtutor.derivatives`: autograd checked against finite differences (Part 1);
 - :mod:`gdtutor.matrices`: seeded test matrices;
 - :mod:`gdtutor.metrics`: error measures;
@@ -23,15 +24,17 @@ from gdtutor import (
     plotting,
     report,
 )
+from gdtutor._methods import show_options
 from gdtutor.decomposition import SVDResult, svd
 from gdtutor.descent import DescentResult, DivergenceError, descend
-from gdtutor.inversion import InverseResult, inverse
+from gdtutor.inversion import InverseResult, SingularMatrixError, inverse
 
 __all__ = [
     "DescentResult",
     "DivergenceError",
     "InverseResult",
     "SVDResult",
+    "SingularMatrixError",
     "decomposition",
     "derivatives",
     "descend",
@@ -42,6 +45,7 @@ __all__ = [
     "metrics",
     "plotting",
     "report",
+    "show_options",
     "svd",
 ]
 __version__ = "0.1.0"

@@ -24,8 +24,9 @@ def as_float_tensor(x: object, *, name: str = "A", min_ndim: int = 2) -> Tensor:
     Returns
     -------
     Tensor
-        Float tensors are returned as they are; integer tensors whose values are exact in float64
-        are converted to float64 (as :func:`numpy.linalg.inv` does).
+        Detached from autograd (the methods compute on values; their results carry no gradient).
+        Float tensors keep their dtype; integer tensors whose values are exact in float64 are
+        converted to float64 (as :func:`numpy.linalg.inv` does).
 
     Raises
     ------
@@ -70,14 +71,4 @@ def as_float_tensor(x: object, *, name: str = "A", min_ndim: int = 2) -> Tensor:
         raise ValueError(
             f"{name} contains {bad} NaN or Inf entries; remove or impute them before calling this function."
         )
-    return tensor
-
-
-def require_square(a: Tensor, *, name: str = "A") -> None:
-    """Raise a clear error unless the trailing two dimensions of ``a`` are equal."""
-    m, n = a.shape[-2:]
-    if m != n:
-        raise ValueError(
-            f"{name} must be square to have an inverse; got shape {tuple(a.shape)}. "
-            "For a rectangular matrix ask for the pseudo-inverse (pseudo=True)."
-        )
+    return tensor.detach()

@@ -1,6 +1,8 @@
 r"""Part 3: the singular value decomposition :math:`A = U \operatorname{diag}(S) V^\top` by gradient methods.
 
-:func:`svd` is the entry point, with a ``method=`` switch:
+:func:`svd` is the entry point, with a ``method=`` switch. Each method owns its options
+(``gdtutor.show_options("svd")`` lists them); ``tol`` means the same for all of them: the relative
+residual of the triplets, :func:`~gdtutor.metrics.svd_relative_residual`.
 
 ``"brockett"`` (default)
     Maximise Brockett's cost :math:`\operatorname{tr}(U^\top A V N)`, :math:`N = \operatorname{diag}(\mu_1 > \dots > \mu_k > 0)`,
@@ -33,19 +35,26 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from gdtutor._methods import MethodTable
+from gdtutor._tensors import identity_like
 from gdtutor._validation import as_float_tensor
 from gdtutor.descent import descend
-from gdtutor.matrices import SEED_2020
+from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020
+from gdtutor.metrics import svd_relative_residual
 
 Method = Literal["brockett", "2020", "2020-adam"]
 _PATIENCE = 50  # steps without progress that mark the rounding floor (momentum makes it oscillate)
 _PAIR_SWEEPS = 4  # closing sweeps of exact rotations on neighbouring pairs (see pair_sweeps)
-METHODS: tuple[str, ...] = ("brockett", "2020", "2020-adam")
+_ESTIMATE_ITERATIONS = 20  # power iterations of largest_singular_value_estimate
+# The 2020 penalty's products of A's size per evaluation: U S Vᵀ, UᵀU, VVᵀ; its gradient four more.
+_PENALTY_PRODUCTS, _PENALTY_GRADIENT_PRODUCTS = 3, 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class SVDResult:
-    """The outcome of :func:`svd`; unpacks like :func:`torch.linalg.svd`: ``U, S, Vh = svd(A)``.
+    r"""The outcome of :func:`svd`; behaves like :func:`torch.linalg.svd`'s named tuple.
+
+    ``U, S, Vh = svd(A)`` unpacks it, ``result[1]`` is ``S``, ``len(result) == 3``.
 
     Attributes
     ----------
@@ -61,10 +70,20 @@ class SVDResult:
         The loss at every iterate (float64): minus Brockett's cost, or the 2020 penalty loss.
     steps
         Iterations taken.
+    evaluations
+        All the work, in products of :math:`A` or :math:`A^\top` with a block of vectors (or, for
+        the 2020 schemes, which never multiply by :math:`A`, products of the same size): warm
+        start, power iterations, loss-and-gradient evaluations, ``tol`` checks, closing sweeps,
+        and two for the final :attr:`residual`.
     converged
-        Whether the stopping rule was met (not just the step budget exhausted).
+        Whether every matrix met the stopping rule (not just the step budget exhausted).
     reason
         Why it stopped, in words.
+    residual
+        Each matrix's relative residual of the triplets at the end
+        (:func:`~gdtutor.metrics.svd_relative_residual`), float64, of the batch's shape.
+    converged_each
+        Per matrix of the batch: ``residual <= tol`` when a ``tol`` was given, else ``converged``.
     """
 
     U: Tensor
@@ -73,11 +92,20 @@ class SVDResult:
     method: str
     losses: Tensor
     steps: int
+    evaluations: int
     converged: bool
     reason: str
+    residual: Tensor
+    converged_each: Tensor
 
     def __iter__(self) -> Iterator[Tensor]:
         return iter((self.U, self.S, self.Vh))
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return (self.U, self.S, self.Vh)[index]
 
 
 def orthonormal_factor(x: Tensor) -> Tensor:
@@ -183,11 +211,7 @@ def svd(
     method: Method = "brockett",
     *,
     tol: float | None = None,
-    max_steps: int | None = None,
-    momentum: float = 0.98,
-    warm_start: int = 100,
-    seed: int = SEED_2020,
-    progress: bool = False,
+    **options: Any,
 ) -> SVDResult:
     r"""The thin SVD of ``a``, or its top ``k`` singular triplets, by gradient methods.
 
@@ -195,33 +219,22 @@ def svd(
     ----------
     a
         A float tensor or array-like of shape ``(..., m, n)``, any m and n. Dtype and device are
-        kept (integers become float64).
+        kept (integers become float64). Input that requires grad is accepted; the methods compute
+        on its values and the result carries no gradient.
     k
         How many singular triplets: ``None`` for all ``min(m, n)`` of the thin SVD.
     method
         ``"brockett"`` (default), ``"2020"`` or ``"2020-adam"``; see :mod:`gdtutor.decomposition`.
     tol
-        For ``"brockett"``: stop when the norm of the Riemannian gradient of the cost divided by
-        the estimated :math:`\sigma_1` is at most ``tol``; by default, run to the rounding floor: the
-        norm, once below :math:`10^3 u`, has not decreased for 50 steps (or, once below
-        :math:`\sqrt u`, for 500). For the 2020 schemes: stop when the loss is at most ``tol``.
-    max_steps
-        Step budget: 5,000 for ``"brockett"``, 20,000 for the 2020 schemes.
-    momentum
-        Heavy-ball momentum of ``"brockett"``. Heavy-ball theory gives
-        :math:`((\sqrt Q - 1)/(\sqrt Q + 1))^2` for a condition number :math:`Q`; here :math:`Q`
-        is about :math:`\sigma_1\mu_1 / ((\sigma_i - \sigma_{i+1})(\mu_i - \mu_{i+1}))`, some
-        :math:`10^3` to :math:`10^4` for close singular values, hence 0.98.
-    warm_start
-        Steps of orthogonal iteration (:math:`U \leftarrow \operatorname{qf}(AV)`,
-        :math:`V \leftarrow \operatorname{qf}(A^\top U)`) before ``"brockett"``'s ascent. They align
-        the subspaces at rates set by the ratios :math:`\sigma_{i+1}/\sigma_i`, fast on graded
-        spectra, where the ascent, limited by the absolute gaps :math:`\sigma_i - \sigma_{i+1}`, is
-        slow; the ascent then separates close values. 0 gives pure gradient ascent.
-    seed
-        Seed of the random start.
-    progress
-        Show a progress bar (needs ``tqdm``).
+        Stop once every matrix's relative residual of the triplets,
+        :math:`\max_i (\|Av_i - \sigma_i u_i\|^2 + \|A^\top u_i - \sigma_i v_i\|^2)^{1/2}/\sigma_1`
+        (:func:`~gdtutor.metrics.svd_relative_residual`), is at most ``tol``, whatever the method;
+        checking it costs two products with :math:`A` a step. ``None`` runs ``"brockett"`` to its
+        rounding floor and the 2020 schemes for their step budget.
+    **options
+        The method's own options, such as ``max_steps``, ``momentum`` or ``warm_start``; each
+        method documents its own, with their defaults: ``print(gdtutor.show_options("svd"))``.
+        An option the method does not take raises :class:`TypeError` before any work is done.
 
     Returns
     -------
@@ -233,9 +246,10 @@ def svd(
     Raises
     ------
     ValueError
-        NaN/Inf or empty input; ``k`` out of range; ``k`` with a 2020 scheme; unknown method.
+        NaN/Inf or empty input; ``k`` out of range; ``k`` with a 2020 scheme; an unknown method;
+        a ``tol`` that is not positive.
     TypeError
-        Boolean, complex or half-precision input.
+        An option the method does not take; boolean, complex or half-precision input.
     gdtutor.descent.DivergenceError
         When a 2020 scheme diverges.
 
@@ -247,61 +261,87 @@ def svd(
     >>> torch.allclose(S, torch.linalg.svdvals(a))
     True
     """
+    solve = METHODS.resolve(method, options)
     a = as_float_tensor(a)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}.")
     m, n = a.shape[-2:]
-    if method == "brockett":
-        rank = min(m, n) if k is None else k
-        if not (isinstance(rank, int) and 1 <= rank <= min(m, n)):
-            raise ValueError(f"k must be an integer from 1 to min(m, n) = {min(m, n)}; got {k!r}.")
-        return _brockett(
-            a,
-            rank,
-            tol=tol,
-            max_steps=5000 if max_steps is None else max_steps,
-            momentum=momentum,
-            warm_start=warm_start,
-            seed=seed,
-            progress=progress,
-        )
-    if k is not None:
-        raise ValueError(
-            f"the {method} scheme computes the thin SVD only; leave k=None or use method='brockett'."
-        )
-    batch = a.shape[:-2]
-    results = svd_2020(
-        list(a.reshape(-1, m, n)),
-        optimizer="sgd" if method == "2020" else "adam",
-        tol=tol,
-        max_steps=20_000 if max_steps is None else max_steps,
-        seed=seed,
-        progress=progress,
-    )
+    if k is not None and not (isinstance(k, int) and 1 <= k <= min(m, n)):
+        raise ValueError(f"k must be an integer from 1 to min(m, n) = {min(m, n)}; got {k!r}.")
+    if tol is not None and not (isinstance(tol, int | float) and 0 < tol < math.inf):
+        raise ValueError(f"tol must be a positive number; got {tol!r}.")
+    return solve(a, k, tol=tol, **options)
+
+
+def _result(
+    a: Tensor,
+    u: Tensor,
+    s: Tensor,
+    vh: Tensor,
+    *,
+    method: str,
+    tol: float | None,
+    losses: Tensor,
+    steps: int,
+    products: int,
+    converged: bool,
+    reason: str,
+) -> SVDResult:
+    """Build the result, measuring the final residual (two more products)."""
+    residual = svd_relative_residual(a, u, s, vh).to(torch.float64)
+    each = residual <= tol if tol is not None else torch.full_like(residual, converged, dtype=bool)
     return SVDResult(
-        torch.stack([r.U for r in results]).reshape(*batch, m, n),
-        torch.stack([r.S for r in results]).reshape(*batch, n),
-        torch.stack([r.Vh for r in results]).reshape(*batch, n, n),
-        method,
-        torch.stack([r.losses for r in results]).sum(dim=0),
-        results[0].steps,
-        results[0].converged,
-        results[0].reason,
+        U=u,
+        S=s,
+        Vh=vh,
+        method=method,
+        losses=losses,
+        steps=steps,
+        evaluations=products + 2,
+        converged=converged,
+        reason=reason,
+        residual=residual,
+        converged_each=each,
     )
 
 
 def _brockett(
     a: Tensor,
-    k: int,
+    k: int | None,
     *,
     tol: float | None,
-    max_steps: int,
-    momentum: float,
-    warm_start: int,
-    seed: int,
-    progress: bool,
+    max_steps: int = 5000,
+    momentum: float = 0.98,
+    warm_start: int = 100,
+    seed: int = SEED_2020,
+    progress: bool = False,
 ) -> SVDResult:
+    r"""Riemannian gradient ascent on Brockett's cost, :math:`\operatorname{tr}(U^\top A V N)`.
+
+    Without ``tol``, runs to the rounding floor: the norm of the Riemannian gradient of the cost
+    divided by the estimated :math:`\sigma_1`, once below :math:`10^3 u`, has not decreased for
+    50 steps (or, once below :math:`\sqrt u`, for 500).
+
+    Parameters
+    ----------
+    max_steps
+        The step budget of the ascent.
+    momentum
+        Heavy-ball momentum. Heavy-ball theory gives :math:`((\sqrt Q - 1)/(\sqrt Q + 1))^2` for
+        a condition number :math:`Q`; here :math:`Q` is about
+        :math:`\sigma_1\mu_1 / ((\sigma_i - \sigma_{i+1})(\mu_i - \mu_{i+1}))`, some
+        :math:`10^3` to :math:`10^4` for close singular values, hence 0.98.
+    warm_start
+        Steps of orthogonal iteration (:math:`U \leftarrow \operatorname{qf}(AV)`,
+        :math:`V \leftarrow \operatorname{qf}(A^\top U)`) before the ascent. They align the
+        subspaces at rates set by the ratios :math:`\sigma_{i+1}/\sigma_i`, fast on graded
+        spectra, where the ascent, limited by the absolute gaps :math:`\sigma_i - \sigma_{i+1}`,
+        is slow; the ascent then separates close values. 0 gives pure gradient ascent.
+    seed
+        Seed of the random start.
+    progress
+        Show a progress bar (needs ``tqdm``).
+    """
     m, n = a.shape[-2:]
+    k = min(m, n) if k is None else k
     batch = a.shape[:-2]
     generator = torch.Generator().manual_seed(seed)
     u = orthonormal_factor(
@@ -313,11 +353,23 @@ def _brockett(
     for _ in range(warm_start):  # orthogonal iteration: aligns subspaces at rates σ_{i+1}/σ_i
         u = orthonormal_factor(a @ v)
         v = orthonormal_factor(a.mT @ u)
+    products = 2 * warm_start + 2 * _ESTIMATE_ITERATIONS + 1
     weights = torch.linspace(1.0, 1.0 / k, k, dtype=a.dtype, device=a.device)
-    sigma = largest_singular_value_estimate(a)
+    sigma = largest_singular_value_estimate(a, _ESTIMATE_ITERATIONS)
     if not sigma.any():  # zero matrices: every orthonormal pair is a singular basis
-        return _finish(
-            a, u, v, "brockett", torch.zeros(1, dtype=torch.float64), 0, True, "A is zero"
+        u, s, vh, finish_products = _finish(a, u, v)
+        return _result(
+            a,
+            u,
+            s,
+            vh,
+            method="brockett",
+            tol=tol,
+            losses=torch.zeros(1, dtype=torch.float64),
+            steps=0,
+            products=products + finish_products,
+            converged=True,
+            reason="A is zero",
         )
     # Each matrix's cost is divided by its own σ₁ (1 for a zero matrix, whose gradient vanishes):
     # with lr = 1 every matrix of a batch then steps by 1/σ₁ of its own, and the stopping rule
@@ -326,35 +378,64 @@ def _brockett(
     optimizer = StiefelSGD([u, v], lr=1.0, momentum=momentum)
     eps = torch.finfo(a.dtype).eps
     floor, stall = 1e3 * eps, math.sqrt(eps)  # scale-free gradient norms (costs divided by σ₁)
-    best = {"norm": math.inf, "since": 0}
+    best_norm, since_best, checks = math.inf, 0, 0
+    diagonal = torch.zeros(0)  # diag(UᵀAV) at the latest evaluation, for the tol test
 
     def negative_brockett() -> Tensor:
-        return -((u * (a @ v)).sum(dim=-2) * weights * scale).sum()
+        nonlocal diagonal
+        values = (u * (a @ v)).sum(dim=-2)
+        diagonal = values.detach()
+        return -(values * weights * scale).sum()
 
-    def converged() -> str | None:
+    def at_floor() -> str | None:
+        nonlocal best_norm, since_best
         norm = optimizer.tangent_norm
-        if tol is not None:
-            return f"scaled Riemannian gradient {norm:.2g} <= tol" if norm <= tol else None
-        if norm < 0.999 * best["norm"]:
-            best["norm"], best["since"] = norm, 0
+        if norm < 0.999 * best_norm:
+            best_norm, since_best = norm, 0
             return None
-        best["since"] += 1
-        if best["norm"] <= floor and best["since"] >= _PATIENCE:
-            return f"Riemannian gradient stopped decreasing at {best['norm']:.2g} (rounding floor)"
-        if best["norm"] <= stall and best["since"] >= 10 * _PATIENCE:
-            return f"Riemannian gradient stalled at {best['norm']:.2g}"
+        since_best += 1
+        if best_norm <= floor and since_best >= _PATIENCE:
+            return f"Riemannian gradient stopped decreasing at {best_norm:.2g} (rounding floor)"
+        if best_norm <= stall and since_best >= 10 * _PATIENCE:
+            return f"Riemannian gradient stalled at {best_norm:.2g}"
         return None
+
+    def within_tol() -> str | None:
+        nonlocal checks
+        checks += 1
+        with torch.no_grad():
+            worst = svd_relative_residual(a, u, diagonal, v.mT).max().item()
+        return f"relative residual {worst:.3g} <= tol {tol:.3g}" if worst <= tol else None
 
     run = descend(
         negative_brockett,
         [u, v],
         optimizer,
         max_steps=max_steps,
-        stop=converged,
+        stop=at_floor if tol is None else within_tol,
         progress=progress,
     )
     u, v = pair_sweeps(a, u.detach(), v.detach())
-    return _finish(a, u, v, "brockett", run.losses, run.steps, run.converged, run.reason)
+    sweep_products = _PAIR_SWEEPS * (2 if k > 2 else 1) if k > 1 else 0
+    u, s, vh, finish_products = _finish(a, u, v)
+    return _result(
+        a,
+        u,
+        s,
+        vh,
+        method="brockett",
+        tol=tol,
+        losses=run.losses,
+        steps=run.steps,
+        products=products
+        + run.evaluations
+        + run.gradients
+        + 2 * checks
+        + sweep_products
+        + finish_products,
+        converged=run.converged,
+        reason=run.reason,
+    )
 
 
 def _rotation(angle: Tensor) -> Tensor:
@@ -400,17 +481,11 @@ def pair_sweeps(
     return u, v
 
 
-def _finish(
-    a: Tensor,
-    u: Tensor,
-    v: Tensor,
-    method: str,
-    losses: Tensor,
-    steps: int,
-    converged: bool,
-    reason: str,
-) -> SVDResult:
-    """Read off S = diag(UᵀAV), make it non-negative (flipping V), sort, and fix the signs."""
+def _finish(a: Tensor, u: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor, int]:
+    """Read off S = diag(UᵀAV), make it non-negative (flipping V), sort, and fix the signs.
+
+    Returns ``U, S, Vh`` and the products with A it took (one).
+    """
     s = torch.diagonal(u.mT @ a @ v, dim1=-2, dim2=-1)
     # On square matrices U and V cannot change their determinants' signs along the retraction;
     # the best reachable point may then hold -σ_n: flip that column of V.
@@ -420,7 +495,7 @@ def _finish(
     u = u.gather(-1, order.unsqueeze(-2).expand_as(u))
     v = v.gather(-1, order.unsqueeze(-2).expand_as(v))
     u, vh = sign_convention(u, v.mT)
-    return SVDResult(u, s, vh, method, losses, steps, converged, reason)
+    return u, s, vh, 1
 
 
 def svd_2020(
@@ -447,7 +522,9 @@ def svd_2020(
     optimizer
         ``"sgd"``: heavy-ball 0.9/0.9, the 2020 post; ``"adam"``: lr 1e-3, weight decay 1e-5, its addendum.
     tol
-        Stop when the summed loss is at most ``tol``.
+        Stop once every matrix's relative residual of the triplets
+        (:func:`~gdtutor.metrics.svd_relative_residual`, with :math:`\sigma_i = d_i^2`) is at
+        most ``tol``, as in :func:`svd`.
     max_steps
         Step budget (20,000 in 2020).
     seed
@@ -458,7 +535,8 @@ def svd_2020(
     Returns
     -------
     list[SVDResult]
-        One result per matrix; ``losses`` is that matrix's own loss history.
+        One result per matrix; ``losses`` is that matrix's own loss history, ``evaluations`` the
+        work of the whole batched run.
     """
     tensors = [as_float_tensor(x, name=f"matrices[{i}]") for i, x in enumerate(matrices)]
     if not tensors:
@@ -467,6 +545,8 @@ def svd_2020(
         raise ValueError(
             "each of matrices must be a single matrix (2 dimensions); pass a batch to svd()."
         )
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
     dtype, device = tensors[0].dtype, tensors[0].device
     count = len(tensors)
     rows = max(t.shape[0] for t in tensors)
@@ -488,33 +568,53 @@ def svd_2020(
         col_mask[i, :, :n] = 1
     entries = torch.tensor([t.shape[0] * t.shape[1] for t in tensors], dtype=dtype, device=device)
     squares = torch.tensor([t.shape[1] ** 2 for t in tensors], dtype=dtype, device=device)
-    eye = torch.diag_embed(col_mask.squeeze(-2))
+    eye = identity_like(a, cols) * col_mask  # each matrix's own n × n identity
     square_mask = col_mask.mT * col_mask
-    latest: list[Tensor] = []
+    latest = torch.zeros(count, dtype=torch.float64)
+    checks = 0
+
+    def masked() -> tuple[Tensor, Tensor, Tensor]:
+        return u * row_mask * col_mask, d * col_mask.squeeze(-2), v * square_mask
 
     def penalty_loss() -> Tensor:
-        um, dm, vm = u * row_mask * col_mask, d * col_mask.squeeze(-2), v * square_mask
+        nonlocal latest
+        um, dm, vm = masked()
         reconstruction = (um * dm.square().unsqueeze(-2)) @ vm.mT
         losses = (
             (reconstruction - a).square().sum(dim=(-2, -1)) / entries
             + (um.mT @ um - eye).square().sum(dim=(-2, -1)) / squares / 100
             + (vm @ vm.mT - eye).square().sum(dim=(-2, -1)) / squares / 100
         )
-        latest[:] = [losses.detach()]
+        latest = losses.detach()
         return losses.sum()
 
+    def within_tol() -> str | None:
+        nonlocal checks
+        checks += 1
+        with torch.no_grad():
+            um, dm, vm = masked()
+            worst = svd_relative_residual(a, um, dm.square(), vm.mT).max().item()
+        return f"relative residual {worst:.3g} <= tol {tol:.3g}" if worst <= tol else None
+
     options: dict[str, Any] = (
-        {"lr": 0.9, "momentum": 0.9} if optimizer == "sgd" else {"lr": 1e-3, "weight_decay": 1e-5}
+        {"lr": LR_2020, "momentum": MOMENTUM_2020}
+        if optimizer == "sgd"
+        else {"lr": 1e-3, "weight_decay": 1e-5}
     )
     run = descend(
         penalty_loss,
         [u, d, v],
         optimizer,
         max_steps=max_steps,
-        tol=tol,
-        metrics={"per_matrix": lambda: latest[0]},
+        stop=None if tol is None else within_tol,
+        metrics={"per_matrix": lambda: latest},
         progress=progress,
         **options,
+    )
+    products = (
+        _PENALTY_PRODUCTS * run.evaluations
+        + _PENALTY_GRADIENT_PRODUCTS * run.gradients
+        + 2 * checks
     )
     histories = run.metrics["per_matrix"]
     method = "2020" if optimizer == "sgd" else "2020-adam"
@@ -522,18 +622,118 @@ def svd_2020(
     for i, t in enumerate(tensors):
         m, n = t.shape
         s, order = torch.sort(d[i, :n].detach().square(), descending=True)
-        u_sorted = u[i, :m, :n].detach()[:, order]
-        v_sorted = v[i, :n, :n].detach()[:, order]
         results.append(
-            SVDResult(
-                u_sorted,
+            _result(
+                t,
+                u[i, :m, :n].detach()[:, order],
                 s,
-                v_sorted.mT,
-                method,
-                histories[:, i],
-                run.steps,
-                run.converged,
-                run.reason,
+                v[i, :n, :n].detach()[:, order].mT,
+                method=method,
+                tol=tol,
+                losses=histories[:, i],
+                steps=run.steps,
+                products=products,
+                converged=run.converged,
+                reason=run.reason,
             )
         )
     return results
+
+
+def _penalty_scheme(
+    a: Tensor,
+    k: int | None,
+    optimizer: Literal["sgd", "adam"],
+    *,
+    tol: float | None,
+    max_steps: int,
+    seed: int,
+    progress: bool,
+) -> SVDResult:
+    """:func:`svd_2020` on a batch of one shape, reassembled into one result."""
+    m, n = a.shape[-2:]
+    if k is not None:
+        raise ValueError(
+            "the 2020 schemes compute the thin SVD only; leave k=None or use method='brockett'."
+        )
+    batch = a.shape[:-2]
+    results = svd_2020(
+        list(a.reshape(-1, m, n)),
+        optimizer=optimizer,
+        tol=tol,
+        max_steps=max_steps,
+        seed=seed,
+        progress=progress,
+    )
+    first = results[0]
+    return SVDResult(
+        U=torch.stack([r.U for r in results]).reshape(*batch, m, n),
+        S=torch.stack([r.S for r in results]).reshape(*batch, n),
+        Vh=torch.stack([r.Vh for r in results]).reshape(*batch, n, n),
+        method=first.method,
+        losses=torch.stack([r.losses for r in results]).sum(dim=0),
+        steps=first.steps,
+        evaluations=first.evaluations - 2 + 2 * len(results),  # one final residual per matrix
+        converged=first.converged,
+        reason=first.reason,
+        residual=torch.stack([r.residual for r in results]).reshape(batch),
+        converged_each=torch.stack([r.converged_each for r in results]).reshape(batch),
+    )
+
+
+def _scheme_2020(
+    a: Tensor,
+    k: int | None,
+    *,
+    tol: float | None,
+    max_steps: int = 20_000,
+    seed: int = SEED_2020,
+    progress: bool = False,
+) -> SVDResult:
+    r"""The 2020 penalty scheme with heavy-ball SGD (step 0.9, momentum 0.9); see :func:`svd_2020`.
+
+    :math:`S = \operatorname{diag}(d^2)`, loss :math:`\mathrm{MSE}(U S V^\top, A) +
+    \mathrm{MSE}(U^\top U, I)/100 + \mathrm{MSE}(V V^\top, I)/100`, from :math:`U, d, V` uniform
+    random; afterwards sorted, signs left as they are. The thin SVD only (``k=None``).
+
+    Parameters
+    ----------
+    max_steps
+        The step budget (20,000 in 2020).
+    seed
+        The seed of the uniform random start (314 in 2020).
+    progress
+        Show a progress bar (needs ``tqdm``).
+    """
+    return _penalty_scheme(a, k, "sgd", tol=tol, max_steps=max_steps, seed=seed, progress=progress)
+
+
+def _scheme_2020_adam(
+    a: Tensor,
+    k: int | None,
+    *,
+    tol: float | None,
+    max_steps: int = 20_000,
+    seed: int = SEED_2020,
+    progress: bool = False,
+) -> SVDResult:
+    """The 2020 penalty scheme with :class:`torch.optim.Adam` (lr 1e-3, weight decay 1e-5), as in its addendum.
+
+    Parameters
+    ----------
+    max_steps
+        The step budget (20,000 in 2020).
+    seed
+        The seed of the uniform random start (314 in 2020).
+    progress
+        Show a progress bar (needs ``tqdm``).
+    """
+    return _penalty_scheme(a, k, "adam", tol=tol, max_steps=max_steps, seed=seed, progress=progress)
+
+
+# The methods of svd(), each with its own options: gdtutor.show_options("svd").
+METHODS = MethodTable(
+    "svd",
+    {"brockett": _brockett, "2020": _scheme_2020, "2020-adam": _scheme_2020_adam},
+    shared=("tol",),
+)

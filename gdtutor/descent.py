@@ -7,6 +7,7 @@ clear :class:`DivergenceError` instead of silent NaNs.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,8 +64,11 @@ class DescentResult:
     steps
         The number of optimizer steps taken.
     evaluations
-        How many times the loss was evaluated (each with its gradient, except the last). Equal to
-        ``steps + 1`` except for optimizers that search along a line, such as L-BFGS.
+        How many times the loss was evaluated. Equal to ``steps + 1`` except for optimizers that
+        search along a line, such as L-BFGS.
+    gradients
+        How many times its gradient was computed (back-propagated): ``steps`` except for
+        optimizers that search along a line. With ``evaluations`` it counts all the work.
     converged
         Whether the tolerance was reached.
     reason
@@ -78,9 +82,31 @@ class DescentResult:
     losses: Tensor
     steps: int
     evaluations: int
+    gradients: int
     converged: bool
     reason: str
     metrics: Mapping[str, Tensor] = field(default_factory=dict)
+
+
+def optimizer_class(spec: str | type[Optimizer]) -> type[Optimizer]:
+    """The :mod:`torch.optim` class named by ``spec`` (a case-insensitive name, or the class)."""
+    if isinstance(spec, str):
+        try:
+            return _OPTIMIZERS[spec.lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown optimizer {spec!r}; choose one of {sorted(_OPTIMIZERS)}."
+            ) from None
+    if not (isinstance(spec, type) and issubclass(spec, Optimizer)):
+        raise TypeError(
+            f"optimizer must be a name, a torch.optim.Optimizer class or instance; got {spec!r}."
+        )
+    return spec
+
+
+def optimizer_options(cls: type[Optimizer]) -> list[str]:
+    """The options an optimizer class's constructor takes (all but ``params``)."""
+    return [name for name in inspect.signature(cls).parameters if name != "params"]
 
 
 def make_optimizer(spec: OptimizerSpec, params: list[Tensor], **kwargs: Any) -> Optimizer:
@@ -95,6 +121,11 @@ def make_optimizer(spec: OptimizerSpec, params: list[Tensor], **kwargs: Any) -> 
         The tensors to optimise.
     **kwargs
         Passed to the optimizer's constructor (``lr``, ``momentum``, ...).
+
+    Raises
+    ------
+    TypeError
+        For an option the optimizer does not take, naming the ones it does.
     """
     if isinstance(spec, Optimizer):
         if kwargs:
@@ -102,18 +133,14 @@ def make_optimizer(spec: OptimizerSpec, params: list[Tensor], **kwargs: Any) -> 
                 f"optimizer options {sorted(kwargs)} cannot be applied to a ready optimizer instance."
             )
         return spec
-    if isinstance(spec, str):
-        try:
-            spec = _OPTIMIZERS[spec.lower()]
-        except KeyError:
-            raise ValueError(
-                f"unknown optimizer {spec!r}; choose one of {sorted(_OPTIMIZERS)}."
-            ) from None
-    if not (isinstance(spec, type) and issubclass(spec, Optimizer)):
+    cls = optimizer_class(spec)
+    accepted = optimizer_options(cls)
+    foreign = sorted(set(kwargs) - set(accepted))
+    if foreign:
         raise TypeError(
-            f"optimizer must be a name, a torch.optim.Optimizer class or instance; got {spec!r}."
+            f"{cls.__name__} does not take {', '.join(foreign)}; its options are {', '.join(accepted)}."
         )
-    return spec(params, **kwargs)
+    return cls(params, **kwargs)
 
 
 def descend(
@@ -189,7 +216,7 @@ def descend(
     recorders = dict(metrics or {})
     losses: list[float] = []
     recorded: dict[str, list[Tensor]] = {name: [] for name in recorders}
-    evaluations = 0
+    evaluations = gradients = 0
 
     def evaluate() -> Tensor:
         nonlocal evaluations
@@ -197,9 +224,11 @@ def descend(
         return loss_fn()
 
     def closure() -> Tensor:
+        nonlocal gradients
         opt.zero_grad(set_to_none=True)
         loss = evaluate()
         loss.backward()
+        gradients += 1
         return loss
 
     bar = _progress_bar(max_steps) if progress else None
@@ -234,6 +263,7 @@ def descend(
             opt.step(closure)
         else:
             loss.backward()
+            gradients += 1
             opt.step()
         if lr_schedule is not None:
             lr_schedule.step()
@@ -246,6 +276,7 @@ def descend(
         losses=torch.tensor(losses, dtype=torch.float64),
         steps=steps,
         evaluations=evaluations,
+        gradients=gradients,
         converged=converged,
         reason=reason,
         metrics={name: torch.stack(values) for name, values in recorded.items()},

@@ -1,7 +1,9 @@
 r"""Part 2: the matrix inverse as the minimiser of :math:`f(X) = \tfrac12\|AX - I\|_F^2`.
 
 :func:`inverse` is the entry point, with a ``method=`` switch in the style of
-:func:`scipy.optimize.minimize`:
+:func:`scipy.optimize.minimize`. Each method owns its options (``gdtutor.show_options("inverse")``
+lists them); ``tol`` means the same for all of them: the relative residual
+:func:`~gdtutor.metrics.inverse_relative_residual`, :math:`\|AX - I\|_F/\sqrt n`, of every matrix.
 
 ``"newton-schulz"`` (default)
     :math:`X \leftarrow X(2I - AX)`: Newton's method on :math:`X^{-1} - A`, quadratically
@@ -32,16 +34,20 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
+from torch.optim import Optimizer
 
-from gdtutor._validation import as_float_tensor, require_square
-from gdtutor.descent import OptimizerSpec, SchedulerFactory, descend
-from gdtutor.matrices import SEED_2020, seeded_rand
+from gdtutor._methods import MethodTable
+from gdtutor._tensors import identity_like, power_of_two_exponents
+from gdtutor._validation import as_float_tensor
+from gdtutor.descent import SchedulerFactory, descend, optimizer_class
+from gdtutor.descent import optimizer_options as torch_optimizer_options
+from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020, seeded_rand
+from gdtutor.metrics import inverse_relative_residual
 
 Method = Literal["newton-schulz", "cgnr", "gd", "optimizer", "2020"]
-METHODS: tuple[str, ...] = ("newton-schulz", "cgnr", "gd", "optimizer", "2020")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class InverseResult:
     r"""The outcome of :func:`inverse`.
 
@@ -55,15 +61,23 @@ class InverseResult:
         ``losses[k]`` is the loss at the ``k``-th iterate: :math:`\tfrac12\|AX_k - I\|_F^2` (the
         MSE of :math:`X_k A` against :math:`I` for ``"2020"``), summed over a batch; float64.
     steps
-        Iterations taken.
+        Iterations taken (for L-BFGS: calls of its ``step``, each of several inner iterations).
     evaluations
-        The work done, in units of two matrix products: loss-and-gradient evaluations for the
-        gradient methods (each computes :math:`AX` and :math:`A^\top R`), iterations for
-        Newton–Schulz (:math:`AX` and :math:`XR`) and CGNR (:math:`AP` and :math:`A^\top R`).
+        All the work, in matrix products the size of :math:`AX` (about :math:`2n^3` flops each):
+        :math:`AX` and :math:`A^\top R` per loss-and-gradient evaluation of the gradient methods,
+        line searches included; :math:`AX` and :math:`XR` per Newton–Schulz step; :math:`AP`
+        and :math:`A^\top R` per CGNR step; products for ``tol`` checks; and one for the final
+        :attr:`residual`. (``"gd"`` also computes an SVD to choose its step, which is not a
+        product and is not counted.)
     converged
-        Whether the method's stopping rule was met (not just the step budget exhausted).
+        Whether every matrix met the method's stopping rule (not just the step budget exhausted).
     reason
         Why it stopped, in words.
+    residual
+        Each matrix's relative residual :math:`\|AX - I\|_F/\sqrt n` at the end
+        (:func:`~gdtutor.metrics.inverse_relative_residual`), float64, of the batch's shape.
+    converged_each
+        Per matrix of the batch: ``residual <= tol`` when a ``tol`` was given, else ``converged``.
     predicted_rate
         For ``"gd"`` with the optimal step: the proven contraction factor per step of the error,
         :math:`(\kappa^2 - 1)/(\kappa^2 + 1)` (the largest over a batch).
@@ -76,13 +90,28 @@ class InverseResult:
     evaluations: int
     converged: bool
     reason: str
+    residual: Tensor
+    converged_each: Tensor
     predicted_rate: float | None = None
+
+
+class SingularMatrixError(ValueError):
+    """Raised when a matrix is singular to working precision and no pseudo-inverse was asked for.
+
+    Attributes
+    ----------
+    indices
+        The batch indices of the singular matrices (``()`` for a single matrix).
+    """
+
+    def __init__(self, message: str, *, indices: list[tuple[int, ...]]) -> None:
+        super().__init__(message)
+        self.indices = indices
 
 
 def identity_residual(a: Tensor, x: Tensor) -> Tensor:
     r"""The residual :math:`AX - I` (batched over leading dimensions)."""
-    eye = torch.eye(a.shape[-2], x.shape[-1], dtype=a.dtype, device=a.device)
-    return a @ x - eye
+    return a @ x - identity_like(a)
 
 
 def inverse_loss(a: Tensor, x: Tensor) -> Tensor:
@@ -132,6 +161,7 @@ def newton_schulz_start(a: Tensor) -> Tensor:
 
     Since :math:`\sigma_1^2 \le \|A\|_1\|A\|_\infty`, every eigenvalue of :math:`AX_0` lies in
     :math:`(0, 1]`, so :math:`\|I - AX_0\|_2 < 1` on the range of :math:`A`.
+    (:func:`inverse` scales :math:`A` by a power of two first, so this never overflows there.)
     """
     scale = torch.linalg.matrix_norm(a, ord=1, keepdim=True) * torch.linalg.matrix_norm(
         a, ord=math.inf, keepdim=True
@@ -149,13 +179,7 @@ def inverse(
     *,
     pseudo: bool = False,
     tol: float | None = None,
-    max_steps: int | None = None,
-    optimizer: OptimizerSpec = "sgd",
-    lr: float | None = None,
-    scheduler: SchedulerFactory | None = None,
-    seed: int = SEED_2020,
-    progress: bool = False,
-    **optimizer_options: Any,
+    **options: Any,
 ) -> InverseResult:
     r"""Compute :math:`A^{-1}` (or the pseudo-inverse :math:`A^+`) by an iterative method.
 
@@ -163,31 +187,29 @@ def inverse(
     ----------
     a
         A float tensor or array-like of shape ``(..., n, n)``, or ``(..., m, n)`` with
-        ``pseudo=True``. Its dtype and device are kept (integers become float64).
+        ``pseudo=True``. Its dtype and device are kept (integers become float64). Any finite
+        input whose inverse is representable works: the scale-free methods (Newton–Schulz,
+        CGNR, ``"gd"`` with its optimal step) scale :math:`A` by a power of two first, which is
+        exact. Input that requires grad is accepted; the methods compute on its values, and the
+        result carries no gradient (use :func:`torch.linalg.inv` to differentiate through an
+        inverse).
     method
-        One of ``"newton-schulz"`` (default), ``"cgnr"``, ``"gd"``, ``"optimizer"``, ``"2020"``;
-        see :mod:`gdtutor.inversion`.
+        ``"newton-schulz"`` (default), ``"cgnr"``, ``"gd"``, ``"optimizer"`` or ``"2020"``; see
+        :mod:`gdtutor.inversion`.
     pseudo
         Compute the Moore–Penrose pseudo-inverse: allowed for rectangular and singular input.
         Gradient methods then start from :math:`X_0 = 0`, whose iterates stay in the row space of
         :math:`A` and converge to :math:`A^+`.
     tol
-        For ``"gd"``, ``"optimizer"`` and ``"2020"``: stop once the relative residual
-        :math:`\|AX - I\|_F / \sqrt n` (over the whole batch) is at most ``tol``. For
-        ``"newton-schulz"``, the same, checked before the rounding floor. For ``"cgnr"``: the
-        normal-equations backward error (default: machine epsilon). ``None`` runs the gradient
-        methods for ``max_steps`` and Newton–Schulz to its rounding floor.
-    max_steps
-        Step budget; by default 100 for Newton–Schulz, ``20 n`` for CGNR, 10,000 otherwise.
-    optimizer, lr, scheduler, **optimizer_options
-        For ``"optimizer"``: the :mod:`torch.optim` optimizer (name, class or instance), its
-        learning rate and other options, and an optional scheduler factory. For ``"gd"``, ``lr``
-        overrides the optimal step :math:`2/(\sigma_1^2 + \sigma_n^2)`. For ``"2020"``, ``lr``
-        and ``momentum`` override the original 0.9 and 0.9.
-    seed
-        For ``"2020"``: the seed of the random start.
-    progress
-        Show a progress bar for the gradient methods (needs ``tqdm``).
+        Stop once every matrix's relative residual :math:`\|AX - I\|_F/\sqrt n`
+        (:func:`~gdtutor.metrics.inverse_relative_residual`) is at most ``tol``, whatever the
+        method. ``None`` runs Newton–Schulz and CGNR to their rounding floor and the gradient
+        methods for their step budget. Not with ``pseudo=True``, where :math:`AX - I` need not
+        vanish.
+    **options
+        The method's own options, such as ``max_steps``, ``lr`` or ``optimizer``; each method
+        documents its own, with their defaults: ``print(gdtutor.show_options("inverse", "gd"))``.
+        An option the method does not take raises :class:`TypeError` before any work is done.
 
     Returns
     -------
@@ -196,10 +218,13 @@ def inverse(
     Raises
     ------
     ValueError
-        Non-square input without ``pseudo=True``; NaN/Inf or empty input; an unknown method;
-        for Newton–Schulz, input singular to working precision without ``pseudo=True``.
+        Non-square input without ``pseudo=True``; NaN/Inf or empty input; an unknown method; a
+        ``tol`` that is not positive, or given with ``pseudo=True``; an inverse that overflows.
+    SingularMatrixError
+        Newton–Schulz on input singular to working precision without ``pseudo=True``; the error
+        names the matrices of a batch at fault.
     TypeError
-        Boolean, complex or half-precision input.
+        An option the method does not take; boolean, complex or half-precision input.
     gdtutor.descent.DivergenceError
         When a gradient method's step size makes it diverge (the message gives a stable one).
 
@@ -211,204 +236,98 @@ def inverse(
     >>> torch.allclose(result.inverse, torch.linalg.inv(a))
     True
     """
+    solve = METHODS.resolve(method, options)
     a = as_float_tensor(a)
     if not pseudo:
-        require_square(a)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}.")
-    if method == "newton-schulz":
-        result = _newton_schulz(
-            a, pseudo=pseudo, tol=tol, max_steps=100 if max_steps is None else max_steps
-        )
-    elif method == "cgnr":
-        n = a.shape[-1]
-        result = _cgnr(a, tol=tol, max_steps=20 * n if max_steps is None else max_steps)
-    else:
-        steps = 10_000 if max_steps is None else max_steps
-        if method == "2020":
-            if pseudo:
-                raise ValueError(
-                    "the 2020 scheme starts from a random X, so it does not find A⁺; use method='gd'."
-                )
-            result = _scheme_2020(
-                a,
-                lr=0.9 if lr is None else lr,
-                momentum=optimizer_options.pop("momentum", 0.9),
-                tol=tol,
-                max_steps=steps,
-                seed=seed,
-                progress=progress,
+        _require_square(a)
+    if tol is not None:
+        if pseudo:
+            raise ValueError(
+                "tol bounds ‖AX - I‖, which need not vanish at the pseudo-inverse; with "
+                "pseudo=True leave tol=None (the methods stop at their rounding floor or max_steps)."
             )
-            if optimizer_options:
-                raise TypeError(
-                    f"the 2020 scheme takes only lr and momentum; got {sorted(optimizer_options)}."
-                )
-        elif method == "gd":
-            result = _gradient_descent(
-                a, pseudo=pseudo, lr=lr, tol=tol, max_steps=steps, progress=progress
-            )
-        else:
-            result = _with_optimizer(
-                a,
-                optimizer,
-                lr=lr,
-                scheduler=scheduler,
-                tol=tol,
-                max_steps=steps,
-                progress=progress,
-                **optimizer_options,
-            )
-    if not pseudo and method == "newton-schulz" and (result.converged or max_steps is None):
-        _require_nonsingular(a, result.inverse)
-    return result
+        if not (isinstance(tol, int | float) and 0 < tol < math.inf):
+            raise ValueError(f"tol must be a positive number; got {tol!r}.")
+    return solve(a, pseudo=pseudo, tol=tol, **options)
 
 
-def _relative_residual(a: Tensor, x: Tensor) -> float:
-    r"""RMS of :math:`\|AX - I\|_F / \sqrt n` over a batch."""
-    n = a.shape[-2]
-    count = a.numel() // (a.shape[-1] * n)
-    return (identity_residual(a, x).square().sum() / (n * count)).sqrt().item()
-
-
-def _require_nonsingular(a: Tensor, x: Tensor) -> None:
-    residual = _relative_residual(a, x)
-    if not residual < 0.5:
+def _require_square(a: Tensor) -> None:
+    """Raise a clear error unless the trailing two dimensions of ``a`` are equal."""
+    m, n = a.shape[-2:]
+    if m != n:
         raise ValueError(
-            f"A is singular to working precision (relative residual ‖AX - I‖ = {residual:.2g} after "
-            f"convergence). Pass pseudo=True for the Moore–Penrose pseudo-inverse, or use float64."
+            f"A must be square to have an inverse; got shape {tuple(a.shape)}. "
+            "For a rectangular matrix ask for the pseudo-inverse (pseudo=True)."
         )
 
 
-def _loss_threshold(a: Tensor, tol: float | None, *, scale: float) -> float | None:
-    r"""The loss :math:`c\sum_b \|A_b X_b - I\|_F^2` at which the RMS relative residual is ``tol``."""
+def _result(
+    a: Tensor,
+    x: Tensor,
+    *,
+    method: str,
+    tol: float | None,
+    losses: list[float] | Tensor,
+    steps: int,
+    products: int,
+    converged: bool,
+    reason: str,
+    predicted_rate: float | None = None,
+) -> InverseResult:
+    """Build the result, measuring the final residual (one more product)."""
+    if not torch.isfinite(x).all():
+        raise ValueError(
+            f"the inverse overflows {a.dtype}: its entries exceed the largest representable "
+            "number. Use float64, or rescale A."
+        )
+    residual = inverse_relative_residual(a, x).to(torch.float64)
+    each = residual <= tol if tol is not None else torch.full_like(residual, converged, dtype=bool)
+    return InverseResult(
+        inverse=x,
+        method=method,
+        losses=torch.as_tensor(losses, dtype=torch.float64),
+        steps=steps,
+        evaluations=products + 1,
+        converged=converged,
+        reason=reason,
+        residual=residual,
+        converged_each=each,
+        predicted_rate=predicted_rate,
+    )
+
+
+def _residual_stop(
+    tol: float | None, squares: Callable[[], Tensor], rows: int
+) -> Callable[[], str | None] | None:
+    r"""A ``stop`` hook for :func:`descend`: every :math:`\|AX - I\|_F^2` (``squares()``) small enough."""
     if tol is None:
         return None
-    rows = a.numel() // a.shape[-1]  # n times the batch size
-    return scale * tol**2 * rows
+
+    def stop() -> str | None:
+        worst = math.sqrt(squares().max().item() / rows)
+        return f"relative residual {worst:.3g} <= tol {tol:.3g}" if worst <= tol else None
+
+    return stop
 
 
-def _eye_like(a: Tensor) -> Tensor:
-    return torch.eye(a.shape[-2], dtype=a.dtype, device=a.device).expand(
-        a.shape[:-2] + (a.shape[-2],) * 2
-    )
+def _scaled(a: Tensor) -> tuple[Tensor, Tensor]:
+    """``a`` divided by a power of two per matrix (exact), and the exponents to scale back with."""
+    exponents = power_of_two_exponents(a)
+    return torch.ldexp(a, -exponents), exponents
 
 
-def _scheme_2020(
-    a: Tensor,
-    *,
-    lr: float,
-    momentum: float,
-    tol: float | None,
-    max_steps: int,
-    seed: int,
-    progress: bool,
+def _newton_schulz(
+    a: Tensor, *, pseudo: bool, tol: float | None, max_steps: int | None = None
 ) -> InverseResult:
-    x = seeded_rand(*a.shape, seed=seed, dtype=a.dtype).to(a.device)
-    eye = _eye_like(a)
-    n = a.shape[-1]
-
-    def mse() -> Tensor:  # summed over a batch, so that each matrix steps as if alone
-        return (x @ a - eye).square().mean(dim=(-2, -1)).sum()
-
-    run = descend(
-        mse,
-        [x],
-        "sgd",
-        lr=lr,
-        momentum=momentum,
-        max_steps=max_steps,
-        tol=_loss_threshold(a, tol, scale=1 / n**2),
-        safe_lr=lambda: (n**2 / extreme_singular_values(a)[0] ** 2).min().item(),
-        progress=progress,
-    )
-    return InverseResult(
-        run.params[0], "2020", run.losses, run.steps, run.evaluations, run.converged, run.reason
-    )
-
-
-def _half_residual_loss(a: Tensor, x: Tensor | list[Tensor]) -> Callable[[], Tensor]:
-    r"""The closure :math:`\tfrac12\|AX - I\|_F^2`; ``x`` may be a list of a batch's matrices."""
-
-    def loss() -> Tensor:
-        stacked = torch.stack(x).reshape(a.mT.shape) if isinstance(x, list) else x
-        return 0.5 * identity_residual(a, stacked).square().sum()
-
-    return loss
-
-
-def _gradient_descent(
-    a: Tensor, *, pseudo: bool, lr: float | None, tol: float | None, max_steps: int, progress: bool
-) -> InverseResult:
-    largest, smallest = extreme_singular_values(a, pseudo=pseudo)
-    predicted_rate = None
-    if lr is None:
-        steps = (2 / (largest**2 + smallest**2)).flatten().tolist()
-        kappa2 = (largest / smallest) ** 2
-        predicted_rate = ((kappa2 - 1) / (kappa2 + 1)).max().item()
-    else:
-        steps = [lr] * (a.numel() // (a.shape[-2] * a.shape[-1]))
-    # One parameter group per matrix of a batch, so that each descends with its own step.
-    xs = [torch.zeros(a.shape[-1], a.shape[-2], dtype=a.dtype, device=a.device) for _ in steps]
-    sgd = torch.optim.SGD([{"params": [x], "lr": step} for x, step in zip(xs, steps, strict=True)])
-    run = descend(
-        _half_residual_loss(a, xs),
-        xs,
-        sgd,
-        max_steps=max_steps,
-        tol=_loss_threshold(a, tol, scale=0.5),
-        safe_lr=lambda: (2 / largest**2).min().item(),
-        progress=progress,
-    )
-    x = torch.stack(run.params).reshape(a.mT.shape)
-    return InverseResult(
-        x, "gd", run.losses, run.steps, run.evaluations, run.converged, run.reason, predicted_rate
-    )
-
-
-def _with_optimizer(
-    a: Tensor,
-    optimizer: OptimizerSpec,
-    *,
-    lr: float | None,
-    scheduler: SchedulerFactory | None,
-    tol: float | None,
-    max_steps: int,
-    progress: bool,
-    **options: Any,
-) -> InverseResult:
-    x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
-    if lr is not None:
-        options["lr"] = lr
-    run = descend(
-        _half_residual_loss(a, x),
-        [x],
-        optimizer,
-        max_steps=max_steps,
-        tol=_loss_threshold(a, tol, scale=0.5),
-        scheduler=scheduler,
-        safe_lr=lambda: (2 / extreme_singular_values(a)[0] ** 2).min().item(),
-        progress=progress,
-        **options,
-    )
-    return InverseResult(
-        run.params[0],
-        "optimizer",
-        run.losses,
-        run.steps,
-        run.evaluations,
-        run.converged,
-        run.reason,
-    )
-
-
-def _newton_schulz(a: Tensor, *, pseudo: bool, tol: float | None, max_steps: int) -> InverseResult:
     r"""Newton–Schulz, :math:`X_{k+1} = X_k + X_k(I - AX_k)`, with stopping rules that are safe.
 
     The eigenvalues of :math:`I - AX_k` are :math:`(1 - \alpha\sigma_i^2)^{2^k}`, so in exact
     arithmetic :math:`\|I - AX_k\|_F` never increases.
 
     - Inverse: once :math:`\|I - AX_k\|_F \le 1/2` every direction is in the quadratic phase;
-      the first step that fails to decrease it has reached the rounding floor.
+      the first step that fails to decrease it has reached the rounding floor. A matrix whose
+      residual is still above 1/2 after the full default budget is singular to working precision
+      (:class:`SingularMatrixError`).
     - Pseudo-inverse: the residual no longer tends to 0. Rounding errors in the null space double
       at every step, exactly as fast as a singular value :math:`\sigma` converges (after
       :math:`2^k \approx 1/(\alpha\sigma^2)` steps), so only :math:`\sigma \gtrsim \sqrt u\,\sigma_1`
@@ -416,21 +335,38 @@ def _newton_schulz(a: Tensor, *, pseudo: bool, tol: float | None, max_steps: int
       :math:`\|X_{k+1} - X_k\|_F / \|X_{k+1}\|_F` once it is below :math:`\sqrt u`; after it the
       error grows again.
 
-    Returns the best iterate by the rule's measure.
+    Returns the best iterate by the rule's measure. Works on :math:`A` scaled by a power of two.
+
+    Parameters
+    ----------
+    max_steps
+        The step budget. By default :math:`2p + \lceil\log_2 n\rceil + 8` for a :math:`p`-bit
+        significand (124 for a 1000 × 1000 float64 matrix): the smallest eigenvalue of
+        :math:`AX_0` is at least :math:`1/(n\kappa^2)`, so this resolves every condition number
+        below :math:`1/u`.
     """
-    x = newton_schulz_start(a)
-    eye = _eye_like(a)
+    scaled, exponents = _scaled(a)
+    m = a.shape[-2]
+    significand = 1 - round(math.log2(torch.finfo(a.dtype).eps))
+    resolving = 2 * significand + math.ceil(math.log2(m)) + 8
+    budget = resolving if max_steps is None else max_steps
+    x = newton_schulz_start(scaled)
+    eye = identity_like(a)
     floor_check = math.sqrt(torch.finfo(a.dtype).eps)
     losses: list[float] = []
-    best, best_measure = x, math.inf
-    converged, reason, steps = False, f"reached max_steps={max_steps}", max_steps
-    for step in range(max_steps + 1):
-        residual = eye - a @ x
-        losses.append(0.5 * residual.square().sum().item())
-        if tol is not None and _relative_residual(a, x) <= tol:
+    products = 0
+    best, best_measure, best_norms = x, math.inf, None
+    converged, reason, steps = False, f"reached max_steps={budget}", budget
+    for step in range(budget + 1):
+        residual = eye - scaled @ x
+        products += 1
+        norms = torch.linalg.matrix_norm(residual)
+        losses.append(0.5 * norms.square().sum().item())
+        if tol is not None and norms.max().item() / math.sqrt(m) <= tol:
             best, converged, reason, steps = x, True, f"relative residual <= tol {tol:.3g}", step
             break
         following = x + x @ residual
+        products += 1
         if pseudo:
             measure = (
                 (torch.linalg.matrix_norm(following - x) / torch.linalg.matrix_norm(following))
@@ -439,45 +375,88 @@ def _newton_schulz(a: Tensor, *, pseudo: bool, tol: float | None, max_steps: int
             )
             candidate, quadratic_phase = following, best_measure <= floor_check
         else:
-            measure = torch.linalg.matrix_norm(residual).max().item()
+            measure = norms.max().item()
             candidate, quadratic_phase = x, best_measure <= 0.5
         if measure < best_measure:
-            best, best_measure = candidate, measure
+            best, best_measure, best_norms = candidate, measure, norms
         elif quadratic_phase:
             converged, steps = True, step
             what = "correction" if pseudo else "residual"
             reason = f"{what} stopped decreasing at {best_measure:.2g} (rounding floor)"
             break
-        if step == max_steps:
+        if step == budget:
             break
         x = following
-    history = torch.tensor(losses, dtype=torch.float64)
-    return InverseResult(best, "newton-schulz", history, steps, steps, converged, reason)
+    if not (pseudo or converged) and budget >= resolving and best_norms is not None:
+        _require_nonsingular(best_norms)
+    return _result(
+        a,
+        torch.ldexp(best, -exponents),
+        method="newton-schulz",
+        tol=tol,
+        losses=losses,
+        steps=steps,
+        products=products,
+        converged=converged,
+        reason=reason,
+    )
 
 
-def _cgnr(a: Tensor, *, tol: float | None, max_steps: int) -> InverseResult:
+def _require_nonsingular(residual_norms: Tensor) -> None:
+    r"""Name the matrices whose residual :math:`\|I - AX\|_F` never fell below 1/2."""
+    singular = residual_norms >= 0.5
+    if not singular.any():
+        return
+    indices = [tuple(int(i) for i in index) for index in singular.nonzero()]
+    where = "A is" if residual_norms.ndim == 0 else f"A{list(indices)} (batch indices) are"
+    raise SingularMatrixError(
+        f"{where} singular to working precision: Newton–Schulz's residual ‖I - AX‖_F stayed "
+        f"above 1/2 (at least {residual_norms[singular].min().item():.2g}) for a budget that "
+        "resolves any condition number below 1/u. Pass pseudo=True for the Moore–Penrose "
+        "pseudo-inverse, or use float64.",
+        indices=indices,
+    )
+
+
+def _cgnr(
+    a: Tensor, *, pseudo: bool, tol: float | None, max_steps: int | None = None
+) -> InverseResult:
     r"""Conjugate gradients on :math:`A^\top A X = A^\top`, every column at once (CGLS).
 
-    Stops when the normal-equations backward error
-    :math:`\|A^\top(AX - I)\|_F / (\|A\|_F^2\|X\|_F + \|A\|_F)` is at most ``tol`` (default: the
-    machine epsilon), or when it has not improved for ``max(m, n)`` steps (rounding has stalled it). Working on
-    :math:`A^\top A` squares the condition number: the residual :math:`\|AX - I\|` ends near
-    :math:`\kappa^2 u`, like gradient descent's, not :math:`\kappa u`.
-    Returns the iterate with the smallest backward error.
+    Without ``tol``, stops at the rounding floor: when the normal-equations backward error
+    :math:`\|A^\top(AX - I)\|_F / (\|A\|_F^2\|X\|_F + \|A\|_F)` reaches the machine epsilon, or
+    has not improved for :math:`\max(m, n)` steps. Working on :math:`A^\top A` squares the
+    condition number: the residual :math:`\|AX - I\|` ends near :math:`\kappa^2 u`, like gradient
+    descent's, not :math:`\kappa u`. The ``tol`` test uses the recurrence residual, which CG
+    updates for free. Returns the iterate with the smallest backward error. Works on :math:`A`
+    scaled by a power of two.
+
+    Parameters
+    ----------
+    max_steps
+        The step budget; by default :math:`20n`.
     """
-    tolerance = torch.finfo(a.dtype).eps if tol is None else tol
+    scaled, exponents = _scaled(a)
+    budget = 20 * a.shape[-1] if max_steps is None else max_steps
+    rows = a.shape[-2]
+    epsilon = torch.finfo(a.dtype).eps
     x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
-    residual = _eye_like(a).clone()  # I - AX with X = 0
-    normal = a.mT @ residual
+    residual = identity_like(a).expand((*a.shape[:-1], rows)).clone()  # I - AX with X = 0
+    normal = scaled.mT @ residual
+    products = 1
     direction = normal
     gamma = normal.square().sum(dim=-2, keepdim=True)
-    norm_a = torch.linalg.matrix_norm(a)
+    norm_a = torch.linalg.matrix_norm(scaled)
     patience = max(a.shape[-2:])
     losses: list[float] = []
     best, best_error, since_best = x, math.inf, 0
-    converged, reason, steps = False, f"reached max_steps={max_steps}", max_steps
-    for step in range(max_steps + 1):
-        losses.append(0.5 * residual.square().sum().item())
+    converged, reason, steps = False, f"reached max_steps={budget}", budget
+    for step in range(budget + 1):
+        squares = residual.square().sum(dim=(-2, -1))
+        losses.append(0.5 * squares.sum().item())
+        if tol is not None and math.sqrt(squares.max().item() / rows) <= tol:
+            best, converged, reason, steps = x, True, f"relative residual <= tol {tol:.3g}", step
+            break
         error = (
             (torch.linalg.matrix_norm(normal) / (norm_a**2 * torch.linalg.matrix_norm(x) + norm_a))
             .max()
@@ -487,29 +466,272 @@ def _cgnr(a: Tensor, *, tol: float | None, max_steps: int) -> InverseResult:
             best, best_error, since_best = x, error, 0
         else:
             since_best += 1
-        if error <= tolerance:
-            converged, reason, steps = (
-                True,
-                f"backward error {error:.2g} <= tol {tolerance:.2g}",
-                step,
-            )
+        if error <= epsilon:
+            converged, steps = True, step
+            reason = f"backward error {error:.2g} <= machine epsilon (rounding floor)"
             break
         if since_best >= patience:
             converged, steps = True, step
             reason = f"backward error stopped improving at {best_error:.2g} (rounding floor)"
             break
-        if step == max_steps:
+        if step == budget:
             break
-        product = a @ direction
+        product = scaled @ direction
         curvature = product.square().sum(dim=-2, keepdim=True)
         alpha = torch.where(curvature > 0, gamma / curvature, torch.zeros_like(gamma))
         x = x + direction * alpha
         residual = residual - product * alpha
-        normal = a.mT @ residual
+        normal = scaled.mT @ residual
+        products += 2
         gamma_next = normal.square().sum(dim=-2, keepdim=True)
         beta = torch.where(gamma > 0, gamma_next / gamma, torch.zeros_like(gamma))
         direction = normal + direction * beta
         gamma = gamma_next
-    return InverseResult(
-        best, "cgnr", torch.tensor(losses, dtype=torch.float64), steps, steps, converged, reason
+    return _result(
+        a,
+        torch.ldexp(best, -exponents),
+        method="cgnr",
+        tol=tol,
+        losses=losses,
+        steps=steps,
+        products=products,
+        converged=converged,
+        reason=reason,
     )
+
+
+def _half_residual_loss(
+    a: Tensor, x: Tensor | list[Tensor], squares: list[Tensor]
+) -> Callable[[], Tensor]:
+    r"""The closure :math:`\tfrac12\|AX - I\|_F^2`; ``x`` may be a list of a batch's matrices.
+
+    Each call leaves every matrix's :math:`\|AX - I\|_F^2` in ``squares[0]`` (for the ``tol`` test).
+    """
+
+    def loss() -> Tensor:
+        stacked = torch.stack(x).reshape(a.mT.shape) if isinstance(x, list) else x
+        per_matrix = identity_residual(a, stacked).square().sum(dim=(-2, -1))
+        squares[:] = [per_matrix.detach()]
+        return 0.5 * per_matrix.sum()
+
+    return loss
+
+
+def _gradient_descent(
+    a: Tensor,
+    *,
+    pseudo: bool,
+    tol: float | None,
+    lr: float | None = None,
+    max_steps: int = 10_000,
+    progress: bool = False,
+) -> InverseResult:
+    r"""Gradient descent on :math:`\tfrac12\|AX - I\|_F^2` from :math:`X_0 = 0`.
+
+    Each matrix of a batch descends with its own step (one parameter group each).
+
+    Parameters
+    ----------
+    lr
+        The step. By default the optimal fixed step :math:`2/(\sigma_1^2 + \sigma_n^2)`, from an
+        SVD, on :math:`A` scaled by a power of two; the error then contracts by
+        :math:`(\kappa^2 - 1)/(\kappa^2 + 1)` per step (``predicted_rate``). A given ``lr`` applies
+        to :math:`A` as it is; above :math:`2/\sigma_1^2` it diverges.
+    max_steps
+        The step budget.
+    progress
+        Show a progress bar (needs ``tqdm``).
+    """
+    if lr is None:
+        scaled, exponents = _scaled(a)
+    else:
+        scaled, exponents = a, torch.zeros((*a.shape[:-2], 1, 1), dtype=torch.int32)
+    largest, smallest = extreme_singular_values(scaled, pseudo=pseudo)
+    predicted_rate = None
+    if lr is None:
+        steps = (2 / (largest**2 + smallest**2)).flatten().tolist()
+        kappa2 = (largest / smallest) ** 2
+        predicted_rate = ((kappa2 - 1) / (kappa2 + 1)).max().item()
+    else:
+        steps = [lr] * (a.numel() // (a.shape[-2] * a.shape[-1]))
+    xs = [torch.zeros(a.shape[-1], a.shape[-2], dtype=a.dtype, device=a.device) for _ in steps]
+    sgd = torch.optim.SGD([{"params": [x], "lr": step} for x, step in zip(xs, steps, strict=True)])
+    squares: list[Tensor] = []
+    run = descend(
+        _half_residual_loss(scaled, xs, squares),
+        xs,
+        sgd,
+        max_steps=max_steps,
+        stop=_residual_stop(tol, lambda: squares[0], a.shape[-2]),
+        safe_lr=lambda: (2 / largest**2).min().item(),
+        progress=progress,
+    )
+    x = torch.stack(run.params).reshape(a.mT.shape)
+    return _result(
+        a,
+        torch.ldexp(x, -exponents.to(a.device)),
+        method="gd",
+        tol=tol,
+        losses=run.losses,
+        steps=run.steps,
+        products=run.evaluations + run.gradients,
+        converged=run.converged,
+        reason=run.reason,
+        predicted_rate=predicted_rate,
+    )
+
+
+def _with_optimizer(
+    a: Tensor,
+    *,
+    pseudo: bool,
+    tol: float | None,
+    optimizer: str | type[Optimizer] = "sgd",
+    lr: float | None = None,
+    scheduler: SchedulerFactory | None = None,
+    max_steps: int = 10_000,
+    progress: bool = False,
+    **optimizer_options: Any,
+) -> InverseResult:
+    r"""A :mod:`torch.optim` optimizer on :math:`\tfrac12\|AX - I\|_F^2` from :math:`X_0 = 0`.
+
+    Parameters
+    ----------
+    optimizer
+        A :mod:`torch.optim` optimizer's name (``"sgd"``, ``"adam"``, ``"lbfgs"``, ...) or class.
+    lr
+        Its learning rate (the optimizer's own default if ``None``).
+    scheduler
+        Builds a learning-rate scheduler from the optimizer, stepped once per step.
+    max_steps
+        The step budget (for L-BFGS: calls of its ``step``, each up to ``max_iter`` iterations).
+    progress
+        Show a progress bar (needs ``tqdm``).
+    **optimizer_options
+        Further options of the optimizer's constructor (``momentum``, ``nesterov``,
+        ``line_search_fn``, ...); one it does not take raises :class:`TypeError` before any step.
+    """
+    if isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "inverse(method='optimizer') builds the optimizer on its own X: give a name or an "
+            "optimizer class, and its options as keywords."
+        )
+    cls = optimizer_class(optimizer)
+    foreign = sorted(set(optimizer_options) - set(torch_optimizer_options(cls)))
+    if foreign:
+        raise TypeError(
+            f"inverse(method='optimizer') with {cls.__name__} does not take {', '.join(foreign)}; "
+            f"its options are {METHODS.describe('optimizer')}, and {cls.__name__}'s: "
+            f"{', '.join(torch_optimizer_options(cls))}."
+        )
+    x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
+    if lr is not None:
+        optimizer_options["lr"] = lr
+    squares: list[Tensor] = []
+    run = descend(
+        _half_residual_loss(a, x, squares),
+        [x],
+        cls,
+        max_steps=max_steps,
+        stop=_residual_stop(tol, lambda: squares[0], a.shape[-2]),
+        scheduler=scheduler,
+        safe_lr=lambda: (2 / extreme_singular_values(a)[0] ** 2).min().item(),
+        progress=progress,
+        **optimizer_options,
+    )
+    return _result(
+        a,
+        run.params[0],
+        method="optimizer",
+        tol=tol,
+        losses=run.losses,
+        steps=run.steps,
+        products=run.evaluations + run.gradients,
+        converged=run.converged,
+        reason=run.reason,
+    )
+
+
+def _scheme_2020(
+    a: Tensor,
+    *,
+    pseudo: bool,
+    tol: float | None,
+    lr: float = LR_2020,
+    momentum: float = MOMENTUM_2020,
+    max_steps: int = 10_000,
+    seed: int = SEED_2020,
+    progress: bool = False,
+) -> InverseResult:
+    r"""The 2020 scheme: heavy-ball SGD on the MSE of :math:`XA` against :math:`I`, random start.
+
+    The loss is summed over a batch, so that each matrix steps as if alone. ``tol`` is tested on
+    :math:`\|AX - I\|_F/\sqrt n` like every method's, at the cost of one product per step.
+
+    Parameters
+    ----------
+    lr
+        The step size (0.9 in 2020).
+    momentum
+        The heavy-ball momentum (0.9 in 2020).
+    max_steps
+        The step budget (10,000 in 2020).
+    seed
+        The seed of the uniform random start (314 in 2020).
+    progress
+        Show a progress bar (needs ``tqdm``).
+    """
+    if pseudo:
+        raise ValueError(
+            "the 2020 scheme starts from a random X, so it does not find A⁺; use method='gd'."
+        )
+    x = seeded_rand(*a.shape, seed=seed, dtype=a.dtype).to(a.device)
+    eye = identity_like(a)
+    n = a.shape[-1]
+    checks = 0
+
+    def mse() -> Tensor:  # summed over a batch, so that each matrix steps as if alone
+        return (x @ a - eye).square().mean(dim=(-2, -1)).sum()
+
+    def squares() -> Tensor:
+        nonlocal checks
+        checks += 1
+        with torch.no_grad():
+            return identity_residual(a, x).square().sum(dim=(-2, -1))
+
+    run = descend(
+        mse,
+        [x],
+        "sgd",
+        lr=lr,
+        momentum=momentum,
+        max_steps=max_steps,
+        stop=_residual_stop(tol, squares, n),
+        safe_lr=lambda: (n**2 / extreme_singular_values(a)[0] ** 2).min().item(),
+        progress=progress,
+    )
+    return _result(
+        a,
+        run.params[0],
+        method="2020",
+        tol=tol,
+        losses=run.losses,
+        steps=run.steps,
+        products=run.evaluations + run.gradients + checks,
+        converged=run.converged,
+        reason=run.reason,
+    )
+
+
+# The methods of inverse(), each with its own options: gdtutor.show_options("inverse").
+METHODS = MethodTable(
+    "inverse",
+    {
+        "newton-schulz": _newton_schulz,
+        "cgnr": _cgnr,
+        "gd": _gradient_descent,
+        "optimizer": _with_optimizer,
+        "2020": _scheme_2020,
+    },
+    shared=("pseudo", "tol"),
+)

@@ -1,4 +1,4 @@
-"""Seeded test matrices: the 2020 series' matrices and matrices with a prescribed spectrum."""
+"""Seeded test matrices: the 2020 series' matrices (and its settings) and matrices with a prescribed spectrum."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from torch import Tensor
 
 #: The seed the 2020 series used for every random draw.
 SEED_2020 = 314
+#: The 2020 series' step size and heavy-ball momentum (``X -= 0.9 * X.grad; X.grad *= 0.9``).
+LR_2020 = 0.9
+MOMENTUM_2020 = 0.9
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -1,9 +1,19 @@
-"""Error measures used by the tests and the tutorials."""
+"""Error measures used by the tests and the tutorials.
+
+Two of them are the stopping measures of the entry points, whose ``tol`` they define:
+:func:`inverse_relative_residual` for :func:`gdtutor.inverse` and :func:`svd_relative_residual`
+for :func:`gdtutor.svd`. They return one value per matrix of a batch (a 0-dimensional tensor for
+a single matrix); the other measures return the largest value over a batch, as a float.
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+from gdtutor._tensors import identity_like
 
 
 def relative_error(approximation: Tensor, reference: Tensor) -> float:
@@ -18,6 +28,60 @@ def max_abs_error(approximation: Tensor, reference: Tensor) -> float:
     return (approximation - reference).abs().max().item()
 
 
+def inverse_relative_residual(a: Tensor, x: Tensor) -> Tensor:
+    r"""The relative residual :math:`\|AX - I\|_F / \sqrt m` of an inverse, per matrix of a batch.
+
+    The root mean square of the residual's singular values, :math:`(\sum_i (1 - \lambda_i)^2/m)^{1/2}`
+    for the eigenvalues :math:`\lambda_i` of :math:`AX`: 1 for :math:`X = 0`, 0 at the inverse,
+    independent of the scale of :math:`A`. This is what ``tol`` bounds in :func:`gdtutor.inverse`.
+
+    Parameters
+    ----------
+    a
+        ``(..., m, n)``.
+    x
+        ``(..., n, m)``.
+
+    Returns
+    -------
+    Tensor
+        Shape ``a.shape[:-2]``, in ``a``'s dtype.
+    """
+    m = a.shape[-2]
+    residual = a @ x - identity_like(a)
+    return torch.linalg.matrix_norm(residual) / math.sqrt(m)
+
+
+def svd_relative_residual(a: Tensor, u: Tensor, s: Tensor, vh: Tensor) -> Tensor:
+    r"""The relative residual of singular triplets, per matrix of a batch.
+
+    .. math:: \max_i \frac{\big(\|A v_i - \sigma_i u_i\|^2 + \|A^\top u_i - \sigma_i v_i\|^2\big)^{1/2}}{\sigma_1}
+
+    with :math:`\sigma_1` the largest of ``s`` in magnitude (the residual is absolute for a zero
+    matrix). It vanishes exactly at singular triplets; when it is :math:`\eta` and :math:`U, V`
+    are orthonormal, every :math:`\sigma_i` is within :math:`\eta\,\sigma_1` of a singular
+    value of :math:`A` (Weyl). This is what ``tol`` bounds in :func:`gdtutor.svd`.
+
+    Parameters
+    ----------
+    a
+        ``(..., m, n)``.
+    u, s, vh
+        ``(..., m, k)``, ``(..., k)`` and ``(..., k, n)``, as :func:`torch.linalg.svd` returns them.
+
+    Returns
+    -------
+    Tensor
+        Shape ``a.shape[:-2]``, in ``a``'s dtype.
+    """
+    right = a @ vh.mT - u * s.unsqueeze(-2)
+    left = a.mT @ u - vh.mT * s.unsqueeze(-2)
+    pairs = (right.square().sum(dim=-2) + left.square().sum(dim=-2)).sqrt()
+    scale = s.abs().amax(dim=-1)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return pairs.amax(dim=-1) / scale
+
+
 def inverse_scaled_residual(a: Tensor, x: Tensor) -> float:
     r"""LAPACK's acceptance test for a computed inverse (as in its test routine ``xGET03``).
 
@@ -27,8 +91,7 @@ def inverse_scaled_residual(a: Tensor, x: Tensor) -> float:
     :math:`O(1)`; LAPACK's own tests accept values below 30. The largest value over a batch.
     """
     n = a.shape[-1]
-    eye = torch.eye(n, dtype=a.dtype, device=a.device)
-    residual = torch.linalg.matrix_norm(eye - a @ x, ord=1)
+    residual = torch.linalg.matrix_norm(identity_like(a) - a @ x, ord=1)
     scale = n * torch.linalg.matrix_norm(a, ord=1) * torch.linalg.matrix_norm(x, ord=1)
     return (residual / (scale * torch.finfo(x.dtype).eps)).max().item()
 
@@ -63,8 +126,7 @@ def reconstruction_error(a: Tensor, u: Tensor, s: Tensor, vh: Tensor) -> float:
 
 def orthogonality_error(q: Tensor) -> float:
     r"""How far the columns of ``q`` are from orthonormal: :math:`\|Q^\top Q - I\|_F` (largest over a batch)."""
-    eye = torch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
-    return torch.linalg.matrix_norm(q.mT @ q - eye).max().item()
+    return torch.linalg.matrix_norm(q.mT @ q - identity_like(q, q.shape[-1])).max().item()
 
 
 def align_signs(u: Tensor, vh: Tensor, u_reference: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,13 +1,14 @@
+import math
+
 import pytest
 import torch
+from conftest import EPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gdtutor
-from gdtutor import matrices, metrics
+from gdtutor import decomposition, matrices, metrics
 from gdtutor.decomposition import StiefelSGD, orthonormal_factor, sign_convention, svd_2020
-
-EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
 
 
 def spectrum(kind: str, r: int) -> torch.Tensor:
@@ -191,3 +192,112 @@ def test_svd_2020_bad_lists():
         svd_2020([])
     with pytest.raises(ValueError, match="single matrix"):
         svd_2020([torch.ones(2, 3, 3)])
+
+
+# --- entry point: options owned by each method, one meaning of tol, torch-like results --------
+ALL_SVD_OPTIONS = {
+    name
+    for method in decomposition.METHODS.methods
+    for name in decomposition.METHODS.options(method)
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "option"),
+    [
+        (method, option)
+        for method in decomposition.METHODS.methods
+        for option in [
+            *sorted(ALL_SVD_OPTIONS - set(decomposition.METHODS.options(method))),
+            "bogus",
+        ]
+    ],
+)
+def test_foreign_options_are_rejected_before_any_work(method, option, monkeypatch):
+    monkeypatch.setattr(decomposition, "descend", lambda *a, **k: pytest.fail("iterated"))
+    with pytest.raises(TypeError, match=rf"svd\(method={method!r}\) does not take {option}"):
+        gdtutor.svd(torch.ones(6, 6), method=method, **{option: 3})
+
+
+@pytest.mark.parametrize("method", list(decomposition.METHODS.methods))
+def test_each_svd_method_documents_its_options(method):
+    text = gdtutor.show_options("svd", method)
+    for name, default in decomposition.METHODS.options(method).items():
+        assert f"{name}={default!r}" in text.splitlines()[0] and f"\n{name}\n" in text
+
+
+def test_result_behaves_like_torchs_named_tuple():
+    a = matrices.seeded_rand(5, 3, seed=4, dtype=torch.float64)
+    result = gdtutor.svd(a)
+    reference = torch.linalg.svd(a, full_matrices=False)
+    assert len(result) == len(reference) == 3
+    for i, name in enumerate(["U", "S", "Vh"]):
+        assert result[i] is getattr(result, name) and reference[i] is getattr(reference, name)
+    assert result[-1] is result.Vh and result[:2] == (result.U, result.S)
+    U, S, Vh = result
+    assert (U, S, Vh) == (result.U, result.S, result.Vh)
+    with pytest.raises(IndexError):
+        result[3]
+
+
+def test_input_that_requires_grad_is_accepted():
+    a = matrices.seeded_rand(4, 3, seed=1, dtype=torch.float64).requires_grad_()
+    result = gdtutor.svd(a * 1.0)  # a non-leaf, as in a model
+    assert not result.S.requires_grad
+    torch.testing.assert_close(result.S, torch.linalg.svdvals(a.detach()))
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "tol"),
+    [("brockett", {"warm_start": 0}, 1e-9), ("2020", {}, 3e-2), ("2020-adam", {}, 3e-2)],
+)
+def test_tol_is_the_relative_residual_of_the_triplets(method, options, tol):
+    a = matrices.seeded_rand(5, 4, seed=314, dtype=torch.float64)
+    result = gdtutor.svd(a, method=method, tol=tol, **options)
+    U, S, Vh = result
+    measured = metrics.svd_relative_residual(a, U, S, Vh)
+    assert result.converged and "<= tol" in result.reason
+    assert measured.item() == pytest.approx(result.residual.item(), rel=1e-9)
+    assert measured <= tol and bool(result.converged_each)
+
+
+def test_svd_relative_residual_vanishes_at_singular_triplets_only():
+    a = matrices.with_singular_values([3.0, 2.0, 1.0], shape=(5, 3), seed=2)
+    exact = torch.linalg.svd(a, full_matrices=False)
+    assert metrics.svd_relative_residual(a, *exact) < 10 * EPS[torch.float64]
+    perturbed = exact.S + torch.tensor([0.0, 0.0, 3e-3], dtype=torch.float64)
+    # σ₃ off by 3e-3: the pair's residual is √2 · 3e-3, relative to σ₁ = 3
+    assert metrics.svd_relative_residual(a, exact.U, perturbed, exact.Vh).item() == pytest.approx(
+        math.sqrt(2) * 3e-3 / 3, rel=1e-9
+    )
+    batch = torch.stack([a, 2 * a])
+    assert metrics.svd_relative_residual(
+        batch, *torch.linalg.svd(batch, full_matrices=False)
+    ).shape == (2,)
+
+
+def test_brockett_evaluations_count_the_warm_start_and_every_product():
+    a = matrices.seeded_rand(6, 4, seed=3, dtype=torch.float64)
+    cold = gdtutor.svd(a, warm_start=0, max_steps=10)
+    warm = gdtutor.svd(a, warm_start=5, max_steps=10)
+    assert warm.evaluations - cold.evaluations == 2 * 5  # AV and AᵀU per warm-start step
+    # 41 for the σ₁ estimate, AV per evaluation, AᵀU per gradient, 4 sweeps of 2 halves,
+    # 1 to read off S and 2 for the final residual
+    assert cold.evaluations == 41 + (cold.steps + 1) + cold.steps + 8 + 1 + 2
+    checked = gdtutor.svd(a, warm_start=0, max_steps=10, tol=1e-30)  # 2 more per tol check
+    assert checked.evaluations == cold.evaluations + 2 * (checked.steps + 1)
+
+
+def test_svd_2020_counts_its_products_and_reports_each_residual():
+    runs = svd_2020(
+        [matrices.seeded_rand(5, 4, seed=314), matrices.seeded_rand(4, 3, seed=317)], max_steps=10
+    )
+    assert [r.evaluations for r in runs] == [3 * 11 + 4 * 10 + 2] * 2
+    assert all(r.residual.shape == () for r in runs)
+    with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam'"):
+        svd_2020([torch.eye(2)], optimizer="lbfgs")  # type: ignore[arg-type]
+
+
+def test_bad_tol_for_svd():
+    with pytest.raises(ValueError, match="tol must be a positive number"):
+        gdtutor.svd(torch.eye(2), tol=0.0)

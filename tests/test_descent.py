@@ -18,7 +18,7 @@ def test_plain_gd_on_a_quadratic_converges_geometrically():
     result = descend(loss, [x], "sgd", lr=0.5, max_steps=100, tol=1e-20)
     # the error halves each step, the loss falls by 4: 2.5 * 4^-k <= 1e-20 first at k = 34
     assert result.converged and result.steps == 34
-    assert result.evaluations == result.steps + 1
+    assert result.evaluations == result.steps + 1 and result.gradients == result.steps
     torch.testing.assert_close(
         result.params[0], target, rtol=0, atol=(2 * 1e-20) ** 0.5
     )  # loss = |e|²/2
@@ -63,8 +63,18 @@ def test_optimizer_instance_and_metrics_and_scheduler():
 def test_lbfgs_is_stepped_with_a_closure_and_counts_its_evaluations():
     target = torch.linspace(-1, 1, 5, dtype=torch.float64)
     x, loss = quadratic(target)
-    result = descend(loss, [x], "lbfgs", line_search_fn="strong_wolfe", max_steps=3, tol=1e-25)
+    calls = 0
+
+    def counted():
+        nonlocal calls
+        calls += 1
+        return loss()
+
+    result = descend(counted, [x], "lbfgs", line_search_fn="strong_wolfe", max_steps=3, tol=1e-25)
     assert result.converged and result.evaluations > result.steps + 1
+    assert result.evaluations == calls  # every call of the loss is counted
+    # every evaluation but the one recording each iterate (no gradient) back-propagates
+    assert result.gradients == result.evaluations - (result.steps + 1)
 
 
 def test_bad_optimizer_specs():
@@ -75,6 +85,8 @@ def test_bad_optimizer_specs():
         make_optimizer(torch.optim.SGD([x], lr=1.0), [x], lr=2.0)
     with pytest.raises(TypeError, match="optimizer must be"):
         make_optimizer(42, [x])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Adam does not take momentum; its options are lr, betas"):
+        make_optimizer("adam", [x], momentum=0.9)
     with pytest.raises(ValueError, match="non-negative"):
         descend(lambda: x.sum(), [x], max_steps=-1)
 

@@ -1,5 +1,8 @@
+import functools
+
 import pytest
 import torch
+from conftest import EPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import grad
@@ -8,7 +11,6 @@ import gdtutor
 from gdtutor import inversion, matrices, metrics
 from gdtutor.descent import DivergenceError
 
-EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
 LAPACK_ACCEPTANCE = 30  # LAPACK's test suite accepts a scaled residual below 30
 
 
@@ -83,7 +85,9 @@ def test_batched_2020_scheme_follows_each_matrix_alone():
 
 def test_2020_scheme_options():
     m = matrices.seeded_rand(4, 4, seed=314)
-    with pytest.raises(TypeError, match="only lr and momentum"):
+    with pytest.raises(
+        TypeError, match=r"does not take nesterov; its options are lr=0\.9, momentum=0\.9"
+    ):
         gdtutor.inverse(m, "2020", nesterov=True)
     with pytest.raises(ValueError, match="does not find A"):
         gdtutor.inverse(m, "2020", pseudo=True)
@@ -226,7 +230,7 @@ def test_singular_input_without_pseudo_is_rejected():
 
 
 def test_unknown_method():
-    with pytest.raises(ValueError, match="unknown method 'lu'"):
+    with pytest.raises(ValueError, match=r"unknown method .lu. for inverse"):
         gdtutor.inverse(torch.eye(2), "lu")  # type: ignore[arg-type]
 
 
@@ -248,7 +252,7 @@ def test_newton_schulz_stops_at_a_tolerance():
     a = matrices.with_condition_number(20, 100.0, seed=1)
     loose, full = gdtutor.inverse(a, tol=1e-6), gdtutor.inverse(a)
     assert loose.converged and "<= tol" in loose.reason and loose.steps < full.steps
-    assert inversion._relative_residual(a, loose.inverse) <= 1e-6
+    assert metrics.inverse_relative_residual(a, loose.inverse) <= 1e-6
 
 
 def test_cgnr_stops_when_rounding_stalls_it():
@@ -257,6 +261,209 @@ def test_cgnr_stops_when_rounding_stalls_it():
     assert "stopped improving" in result.reason and result.steps < 20 * 30
 
 
-def test_overflowing_scale_is_reported():
+def test_newton_schulz_start_reports_an_overflowing_scale():
     with pytest.raises(ValueError, match=r"overflows torch\.float32"):
-        gdtutor.inverse(torch.eye(3) * 1e25)
+        inversion.newton_schulz_start(torch.eye(3) * 1e25)
+
+
+# --- entry point: options owned by each method, one meaning of tol, honest results -----------
+ALL_INVERSE_OPTIONS = {
+    name: default
+    for method in inversion.METHODS.methods
+    for name, default in inversion.METHODS.options(method).items()
+}
+
+
+@pytest.mark.parametrize("method", list(inversion.METHODS.methods))
+def test_each_method_declares_its_options_with_their_defaults(method):
+    options = inversion.METHODS.options(method)
+    assert "tol" not in options and "pseudo" not in options  # shared, not options
+    text = gdtutor.show_options("inverse", method)
+    assert text.startswith(f"inverse(method={method!r}): ")
+    for name, default in options.items():
+        assert f"{name}={default!r}" in text.splitlines()[0]
+        assert f"\n{name}\n" in text  # documented in the method's Parameters section
+
+
+@pytest.mark.parametrize(
+    ("method", "option"),
+    [
+        (method, option)
+        for method in inversion.METHODS.methods
+        for option in [
+            *sorted(set(ALL_INVERSE_OPTIONS) - set(inversion.METHODS.options(method))),
+            "bogus",
+        ]
+        if not (method == "optimizer" and option != "bogus")  # its extra options go to torch
+    ],
+)
+def test_foreign_options_are_rejected_before_any_work(method, option, monkeypatch):
+    called = []
+
+    def refusing(function):
+        @functools.wraps(function)  # keeps the signature, which declares the options
+        def refuse(*args, **kwargs):
+            called.append(function.__name__)
+            raise AssertionError("the method ran")
+
+        return refuse
+
+    monkeypatch.setattr(inversion, "descend", refusing(inversion.descend))
+    for name, function in list(inversion.METHODS.methods.items()):
+        if name != "optimizer":  # it forwards extra options to torch, checking them itself
+            monkeypatch.setitem(inversion.METHODS.methods, name, refusing(function))
+    a = matrices.with_condition_number(4, 10.0, seed=0)
+    with pytest.raises(TypeError, match=rf"does not take {option}; its options are"):
+        gdtutor.inverse(a, method, **{option: 1})
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"optimizer": "adam", "momentum": 0.9}, r"with Adam does not take momentum.*max_steps="),
+        ({"optimizer": "sgd", "max_step": 3}, r"with SGD does not take max_step.*max_steps=10000"),
+    ],
+)
+def test_optimizer_method_checks_the_torch_optimizer_options_before_iterating(
+    options, message, monkeypatch
+):
+    monkeypatch.setattr(inversion, "descend", lambda *a, **k: pytest.fail("iterated"))
+    with pytest.raises(TypeError, match=message):
+        gdtutor.inverse(torch.eye(3), "optimizer", **options)
+
+
+def test_optimizer_method_rejects_a_ready_instance():
+    with pytest.raises(TypeError, match="give a name or an optimizer class"):
+        gdtutor.inverse(torch.eye(2), "optimizer", optimizer=torch.optim.SGD([torch.zeros(1)]))
+
+
+def test_show_options_of_every_method_and_bad_names():
+    text = gdtutor.show_options("inverse")
+    assert all(f"inverse(method={m!r})" in text for m in inversion.METHODS.methods)
+    with pytest.raises(ValueError, match="unknown entry point 'solve'"):
+        gdtutor.show_options("solve")
+    with pytest.raises(ValueError, match="unknown method 'lu' for inverse"):
+        gdtutor.show_options("inverse", "lu")
+
+
+@pytest.mark.parametrize("method", list(inversion.METHODS.methods))
+def test_tol_is_the_relative_residual_for_every_method(method):
+    a = matrices.with_condition_number(6, 5.0, seed=2)
+    options = {"optimizer": "adam", "lr": 1e-2} if method == "optimizer" else {}
+    result = gdtutor.inverse(a, method, tol=1e-6, **options)
+    measured = metrics.inverse_relative_residual(a, result.inverse)
+    assert result.converged and "<= tol" in result.reason
+    # the final residual is the public metric's, at most tol (CGNR tests its recurrence residual,
+    # which drifts from the true one by rounding only: a few u·κ² here)
+    assert result.residual.item() == pytest.approx(measured.item(), rel=1e-12)
+    assert measured <= 1e-6 * (1 + 1e-6)
+    assert bool(result.converged_each)
+    # and the method does not run much past it: the previous iterate had not met it
+    assert result.losses[-2] > 0.5 * 6 * (1e-6) ** 2 or method == "2020"
+
+
+def test_tol_in_a_batch_holds_for_every_matrix():
+    batch = torch.stack([matrices.with_condition_number(5, k, seed=1) for k in (2.0, 20.0)])
+    result = gdtutor.inverse(batch, "gd", tol=1e-8)
+    assert result.residual.shape == (2,) and (result.residual <= 1e-8).all()
+    assert result.converged_each.tolist() == [True, True]
+    # the easy matrix met tol long before the hard one; the run stopped for the hard one
+    short = gdtutor.inverse(batch, "gd", tol=1e-8, max_steps=60)  # 0.6⁶⁰ = 5e-14 for κ = 2
+    assert short.converged_each.tolist() == [True, False] and not short.converged
+
+
+@pytest.mark.parametrize(
+    ("tol", "pseudo", "message"),
+    [
+        (0.0, False, "tol must be a positive number"),
+        (-1e-3, False, "tol must be a positive number"),
+        (float("nan"), False, "tol must be a positive number"),
+        (1e-6, True, "need not vanish at the pseudo-inverse"),
+    ],
+)
+def test_bad_tol(tol, pseudo, message):
+    with pytest.raises(ValueError, match=message):
+        gdtutor.inverse(torch.eye(2), tol=tol, pseudo=pseudo)
+
+
+def test_evaluations_count_every_product():
+    a = matrices.with_condition_number(8, 10.0, seed=1)
+    ns = gdtutor.inverse(a)  # a residual AX and a correction XR per iterate, then the check
+    assert ns.evaluations == 2 * (ns.steps + 1) + 1
+    ns_tol = gdtutor.inverse(a, tol=1e-3)  # no correction after the iterate that meets tol
+    assert ns_tol.evaluations == 2 * ns_tol.steps + 1 + 1
+    gd = gdtutor.inverse(a, "gd", max_steps=10)  # AX per evaluation, AᵀR per gradient
+    assert gd.evaluations == (gd.steps + 1) + gd.steps + 1
+    lbfgs = gdtutor.inverse(a, "optimizer", optimizer="lbfgs", max_steps=2)
+    assert lbfgs.evaluations > 2 * 20  # two step() calls of up to 20 inner iterations each
+    cgnr = gdtutor.inverse(a, "cgnr", max_steps=5)  # AᵀR first, then AP and AᵀR per step
+    assert cgnr.evaluations == 1 + 2 * 5 + 1
+    scheme = gdtutor.inverse(a, "2020", max_steps=5, tol=1e-12)  # + one AX per tol check
+    assert scheme.evaluations == 6 + 5 + 6 + 1
+
+
+@pytest.mark.parametrize(
+    ("scale", "dtype"),
+    [
+        (1e30, torch.float32),
+        (1e-30, torch.float32),
+        (1e300, torch.float64),
+        (1e-300, torch.float64),
+    ],
+)
+@pytest.mark.parametrize("method", ["newton-schulz", "cgnr", "gd"])
+def test_any_scale_whose_inverse_is_representable(scale, dtype, method):
+    m = matrices.with_condition_number(4, 10.0, seed=3, dtype=dtype)
+    a = m * scale
+    result = gdtutor.inverse(a, method, tol=1e-4 if method == "gd" else None)
+    assert result.inverse.dtype == dtype and torch.isfinite(result.inverse).all()
+    reference = torch.linalg.inv(m.double()) / scale  # exact up to the rounding of the scale
+    # compare in units of the inverse's largest entry (norms of 1e300-sized entries overflow)
+    error = ((result.inverse.double() - reference).abs().max() / reference.abs().max()).item()
+    bound = 1e-4 * 10 if method == "gd" else 100 * 10 * EPS[dtype]  # tol·κ, or c·κ·u
+    assert error < bound
+
+
+def test_power_of_two_scaling_is_exact():
+    a = matrices.with_condition_number(5, 30.0, seed=6)
+    assert torch.equal(gdtutor.inverse(a * 2.0**40).inverse * 2.0**40, gdtutor.inverse(a).inverse)
+
+
+def test_an_inverse_that_overflows_is_an_error():
+    tiny = torch.eye(2) * 1e-39  # well conditioned, but 1e39 exceeds float32's largest number
+    with pytest.raises(ValueError, match=r"the inverse overflows torch\.float32"):
+        gdtutor.inverse(tiny)
+
+
+def test_input_that_requires_grad_is_accepted():
+    a = matrices.with_condition_number(3, 4.0, seed=1).requires_grad_()
+    result = gdtutor.inverse(a * 1.0)  # a non-leaf, as in a model
+    assert not result.inverse.requires_grad
+    torch.testing.assert_close(result.inverse, torch.linalg.inv(a.detach()))
+
+
+def test_a_singular_matrix_in_a_batch_is_named():
+    batch = torch.stack([matrices.with_condition_number(4, 10.0, seed=i) for i in range(5)])
+    batch[3] = matrices.with_singular_values([1.0, 1.0, 0.5, 0.0], seed=3)
+    with pytest.raises(gdtutor.SingularMatrixError, match=r"A\[\(3,\)\] \(batch indices\)") as info:
+        gdtutor.inverse(batch)
+    assert info.value.indices == [(3,)]
+    grid = batch.reshape(1, 5, 4, 4).expand(2, 5, 4, 4)
+    with pytest.raises(gdtutor.SingularMatrixError) as info:
+        gdtutor.inverse(grid)
+    assert info.value.indices == [(0, 3), (1, 3)]
+
+
+def test_a_large_matrix_one_rank_short_is_singular():
+    # ‖I - AX‖_F ≥ 1 for any singular A, however large n: the relative residual 1/√n is not the test
+    a = matrices.with_singular_values([1.0] * 99 + [0.0], seed=3)
+    with pytest.raises(gdtutor.SingularMatrixError, match=r"^A is singular") as info:
+        gdtutor.inverse(a)
+    assert info.value.indices == [()]
+
+
+def test_a_short_budget_is_not_mistaken_for_singularity():
+    a = matrices.with_condition_number(10, 1e6, seed=2)
+    result = gdtutor.inverse(a, max_steps=3)
+    assert not result.converged and not bool(result.converged_each)

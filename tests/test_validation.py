@@ -2,13 +2,20 @@ import numpy as np
 import pytest
 import torch
 
-from gdtutor._validation import as_float_tensor, require_square
+from gdtutor._validation import as_float_tensor
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_float_tensors_pass_through_unchanged(dtype):
     a = torch.ones(2, 3, dtype=dtype)
-    assert as_float_tensor(a) is a
+    converted = as_float_tensor(a)
+    assert converted.dtype == dtype and converted.data_ptr() == a.data_ptr()  # no copy
+
+
+def test_tensors_that_require_grad_are_detached():
+    a = torch.ones(2, 2, requires_grad=True)
+    converted = as_float_tensor(a * 2)
+    assert not converted.requires_grad and converted.grad_fn is None
 
 
 def test_array_likes_and_integers_become_float64():
@@ -50,9 +57,3 @@ def test_bad_values_are_rejected(value, message):
 def test_error_messages_use_the_argument_name():
     with pytest.raises(ValueError, match=r"^B must"):
         as_float_tensor(torch.ones(3), name="B")
-
-
-def test_require_square():
-    require_square(torch.ones(4, 3, 3))
-    with pytest.raises(ValueError, match=r"must be square.*pseudo"):
-        require_square(torch.ones(3, 4))
