@@ -7,12 +7,24 @@ import os
 import shutil
 import socket
 import sys
+import tomllib
 from pathlib import Path
 
 import gdtutor
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
+
+# The project's URLs live in one place, pyproject.toml's [project.urls]: moving the repository is
+# one edit there.
+PROJECT_URLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+REPOSITORY_URL = PROJECT_URLS["Source"]
+# Links into the repository (repository and source buttons, Binder) are only put on a site built
+# from the published repository: on GitHub Actions or Read the Docs, or with GDTUTOR_PUBLISHED=1.
+# A local build of a clone links to nothing that may not exist.
+PUBLISHED = any(
+    os.environ.get(name) for name in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")
+)
 
 project = "gdtutor"
 author = "The gdtutor developers"
@@ -120,15 +132,21 @@ html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "auto"}
 html_theme_options = {
-    "repository_url": "https://github.com/gdtutor/gdtutor",
-    "repository_branch": "main",
-    "path_to_docs": "docs",
-    "use_repository_button": True,
-    "use_source_button": True,
-    "use_download_button": True,  # the .md source and, via the launch buttons, the executed .ipynb
+    "use_download_button": True,  # the .md source and the executed .ipynb
     "show_toc_level": 2,
-    "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
 }
+if PUBLISHED:
+    html_theme_options |= {
+        "repository_url": REPOSITORY_URL,
+        "repository_branch": "main",
+        "path_to_docs": "docs",
+        "use_repository_button": True,
+        "use_source_button": True,
+        "launch_buttons": {
+            "binderhub_url": "https://mybinder.org",
+            "notebook_interface": "jupyterlab",
+        },
+    }
 # Copy buttons on code only: containers of highlighted code, never notebook outputs; prompts
 # (>>> ... $) and doctest outputs are stripped.
 copybutton_selector = 'div[class*="highlight-"]:not(.output) > div.highlight > pre'

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -119,15 +121,36 @@ def test_tutorial_code_copied_in_order_runs_as_a_plain_script(page, base_url, pa
 
 
 def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
+    """The home page's install command, run as written in a copy of the repository, then its code."""
     load(page, base_url + "index.html")
+    commands = page.eval_on_selector_all(
+        "div.highlight-bash > div.highlight > pre", "pres => pres.map(p => p.textContent)"
+    )
     snippets = page.eval_on_selector_all(
         "div.highlight-python > div.highlight > pre", "pres => pres.map(p => p.textContent)"
     )
-    assert snippets, "no Python quick start on the home page"
+    assert commands and snippets, "no install command or Python quick start on the home page"
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        if (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    for command in commands:
+        installed = subprocess.run(
+            ["bash", "-c", command], cwd=clone, capture_output=True, text=True, timeout=900
+        )
+        assert installed.returncode == 0, installed.stderr[-3000:]
     script = tmp_path / "quick_start.py"
     script.write_text("\n\n".join(snippets))
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+        [str(clone / ".venv" / "bin" / "python"), str(script)],
+        cwd=tmp_path,  # not the clone: the installed package, not its source folder
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -146,7 +169,7 @@ def test_search_finds_tutorial_content(offline_page, base_url, query, expected):
 
 
 @pytest.mark.parametrize("path", TUTORIALS)
-def test_downloads_resolve(page, base_url, path):
+def test_downloads_and_launch_links(page, base_url, path):
     load(page, base_url + path)
     links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     local = [link for link in links if link.startswith(base_url)]
@@ -162,8 +185,15 @@ def test_downloads_resolve(page, base_url, path):
     assert any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
         "the .ipynb is not executed"
     )
+    # Links into the repository only on a site built from the published repository (conf.py).
+    repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Source"]
+    into_repository = [link for link in links if link.startswith(repository)]
     launch = [link for link in links if "mybinder.org" in link]
-    assert launch and all("gdtutor/gdtutor" in link for link in launch)
+    if any(os.environ.get(name) for name in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")):
+        owner_and_name = urlsplit(repository).path.strip("/")
+        assert into_repository and launch and all(owner_and_name in link for link in launch)
+    else:
+        assert into_repository == [] and launch == [], into_repository + launch
 
 
 def test_missing_pages_get_the_404_page(offline_page, base_url):
