@@ -29,8 +29,11 @@ def tests(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the HTML book, executing every tutorial; the site lands in docs/_build/html.
 
-    `nox -s docs -- serve` rebuilds on every change to docs/ or gdtutor/ and reloads the browser.
-    `nox -s docs -- fresh` (and any build under CI) re-executes every notebook from scratch.
+    Notebooks are executed unless the cache holds them for the same code and the same gdtutor
+    source (the tests session fills it, so a run of both executes each tutorial once).
+    `nox -s docs -- serve` rebuilds on every change to docs/ or gdtutor/ and reloads the browser;
+    `nox -s docs -- fresh` re-executes every notebook from scratch. Under CI every page is re-read
+    (-E) and a failing cell's traceback is printed (-T).
     """
     session.install(*CONSTRAINTS, "-e", ".[docs]")
     if "serve" in session.posargs:
@@ -39,11 +42,19 @@ def docs(session: nox.Session) -> None:
         )
         return
     args = DOCS_ARGS
-    if os.environ.get("CI") or "fresh" in session.posargs:
-        # Forced execution ignores the notebook cache; -E re-reads every page; -T prints tracebacks.
+    if os.environ.get("CI"):
+        args = ("-E", "-T", *args)
+    if "fresh" in session.posargs:
         args = ("-E", "-T", "-D", "nb_execution_mode=force", *args)
     session.run("sphinx-build", *args)
     session.log("The site is in docs/_build/html (open docs/_build/html/index.html).")
+
+
+@nox.session
+def notebooks(session: nox.Session) -> None:
+    """Regenerate the notebooks that Binder and Colab open (docs/tutorials/*.ipynb) from the .md."""
+    session.install(*CONSTRAINTS, "jupytext")
+    session.run("python", "docs/launch_notebooks.py")
 
 
 @nox.session
@@ -76,7 +87,11 @@ def site(session: nox.Session) -> None:
 
 @nox.session
 def linkcheck(session: nox.Session) -> None:
-    """Check links: internal ones always; external ones when online (skipped, with a message, offline)."""
+    """Check links: internal ones always; external ones when online (skipped, with a message, offline).
+
+    Reuses the HTML build's parsed pages (its doctrees) when there is one, so nothing is executed
+    again.
+    """
     session.install(*CONSTRAINTS, "-e", ".[docs]")
     session.run(
         "sphinx-build",
@@ -85,6 +100,8 @@ def linkcheck(session: nox.Session) -> None:
         "--keep-going",
         "-b",
         "linkcheck",
+        "-d",
+        "docs/_build/html/.doctrees",
         "docs",
         "docs/_build/linkcheck",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -11,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import gdtutor
+from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -42,15 +42,23 @@ extensions = [
     "notfound.extension",
     # MathJax 3 served from _static: math renders with no network access.
     "sphinx-mathjax-offline",
+    # Names in code cells link to their API entries, which list the tutorials that use them.
+    "sphinx_codeautolink",
+    "sphinx_last_updated_by_git",  # "last updated" per page, from git
+    "sphinxext.opengraph",
+    "sphinx_sitemap",
 ]
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+# tutorials/*.ipynb are the generated notebooks that launch buttons open (launch_notebooks.py);
+# the .md files are the pages.
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "tutorials/*.ipynb", "launch_notebooks.py"]
 numfig = True
 nitpicky = True
 
 # --- MyST and notebook execution ------------------------------------------------------------
 myst_enable_extensions = ["amsmath", "dollarmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
-# `nox -s docs` forces execution in CI (-D nb_execution_mode=force); so does Read the Docs.
+# Read the Docs executes every notebook (force); elsewhere the cache below is used, and
+# `nox -s docs -- fresh` forces execution.
 nb_execution_mode = "force" if os.environ.get("READTHEDOCS") else "cache"
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
@@ -58,26 +66,25 @@ nb_execution_timeout = 300
 nb_merge_streams = True
 nb_output_stderr = "warn"  # a stray warning in a tutorial fails the build (-W)
 nb_render_markdown_format = "myst"  # Markdown outputs (the tutorials' tables) with tables and math
+# Tutorial kernels get CurveZMQ keys from the kernel manager (gdtutor._book.EncryptedKernels):
+# no plain-text TCP between Sphinx and the kernels, and no warning about it in the build log.
+os.environ.setdefault("JUPYTER_DEFAULT_PROVISIONER_NAME", ENCRYPTED_KERNELS)
 
 
-def _package_fingerprint() -> str:
-    """A hash of gdtutor's source: the notebook cache is only valid for the code that filled it."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "gdtutor").rglob("*.py")):
-        digest.update(path.relative_to(ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-# myst-nb's cache keys on the notebooks' code alone. Keying the cache folder on the package too
-# means an edit to gdtutor/ changes this config value, so Sphinx re-reads every page and myst-nb
-# re-executes every notebook instead of publishing stale outputs. Caches of older code are removed.
-_CACHE_ROOT = DOCS / "_build" / ".jupyter_cache"
-nb_execution_cache_path = str(_CACHE_ROOT / _package_fingerprint())
+# The cache of executed tutorials is keyed on gdtutor's source as well as on each notebook's
+# code (gdtutor._book.notebook_cache): an edit to gdtutor/ changes this config value, so Sphinx
+# re-reads every page and myst-nb re-executes every notebook instead of publishing stale output.
+# The tutorial tests fill the same cache. Caches of older code are removed.
+nb_execution_cache_path = str(notebook_cache(DOCS))
+_CACHE_ROOT = Path(nb_execution_cache_path).parent
 if _CACHE_ROOT.is_dir():
     for stale in _CACHE_ROOT.iterdir():
         if stale.is_dir() and str(stale) != nb_execution_cache_path:
             shutil.rmtree(stale, ignore_errors=True)
+
+# --- Code linked to the API, and back ------------------------------------------------------
+codeautolink_concat_default = True  # a tutorial's cells run as one program: names carry over
+codeautolink_autodoc_inject = True  # each API entry lists the tutorials whose code uses it
 
 # --- API reference --------------------------------------------------------------------------
 autodoc_typehints = "description"
@@ -130,6 +137,16 @@ html_theme = "sphinx_book_theme"
 html_title = "gdtutor"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
+html_css_files = ["gdtutor.css"]
+html_last_updated_fmt = "%Y-%m-%d"  # filled per page from git (sphinx-last-updated-by-git)
+# Outside a git checkout (a source archive) or in a shallow clone, pages go without a date
+# rather than failing the build.
+suppress_warnings = ["git.subprocess_error", "git.command_not_found", "git.too_shallow"]
+# Where the site is published: Open Graph metadata and the sitemap give its pages' addresses.
+html_baseurl = PROJECT_URLS["Documentation"]
+sitemap_url_scheme = "{link}"
+ogp_site_url = html_baseurl
+ogp_social_cards = {"enable": False}  # no generated preview images: a small, offline build
 html_context = {"default_mode": "auto"}
 html_theme_options = {
     "use_download_button": True,  # the .md source and the executed .ipynb
@@ -142,8 +159,10 @@ if PUBLISHED:
         "path_to_docs": "docs",
         "use_repository_button": True,
         "use_source_button": True,
+        # Binder and Colab open the tutorial's generated .ipynb twin (launch_notebooks.py).
         "launch_buttons": {
             "binderhub_url": "https://mybinder.org",
+            "colab_url": "https://colab.research.google.com",
             "notebook_interface": "jupyterlab",
         },
     }

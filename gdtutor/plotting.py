@@ -1,18 +1,99 @@
-"""The matplotlib figures the tutorials show.
+"""The matplotlib figures the tutorials show, drawn for light and dark pages.
 
 Each function returns a :class:`matplotlib.figure.Figure` and leaves no global state behind
 apart from pyplot's registry, which Jupyter's inline backend clears after every cell.
+:func:`enable_theme_variants` makes every figure a notebook displays carry a second rendering
+for dark pages (:func:`dark_png`), which the book shows in dark mode.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from torch import Tensor
 
 FIGSIZE = (6.4, 3.6)
+#: The key, in a PNG output's metadata, of its dark-page rendering (base64-encoded PNG).
+DARK_VARIANT_KEY = "gdtutor_dark_png"
+_COLOR_ACCESSORS = (
+    ("get_color", "set_color"),
+    ("get_facecolor", "set_facecolor"),
+    ("get_edgecolor", "set_edgecolor"),
+    ("get_markerfacecolor", "set_markerfacecolor"),
+    ("get_markeredgecolor", "set_markeredgecolor"),
+)
+
+
+def png(fig: Figure, *, dpi: float | None = None) -> bytes:
+    """The figure as PNG bytes, as drawn (for light pages)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def dark_png(fig: Figure, *, dpi: float | None = None) -> bytes:
+    r"""The figure as PNG bytes for dark pages: transparent background, greys inverted.
+
+    Every grey (text, axes, ticks, black reference lines) maps to its mirror image in lightness,
+    :math:`L \mapsto 0.12 + 0.76\,(1 - L)`, so black ink becomes light grey; coloured lines and
+    images (photographs) keep their colours, and the page's own background shows through. The
+    figure is restored afterwards.
+    """
+    saved = []
+    for artist in fig.findobj():
+        for getter, setter in _COLOR_ACCESSORS:
+            if not (hasattr(artist, getter) and hasattr(artist, setter)):
+                continue
+            try:
+                colors = to_rgba_array(getattr(artist, getter)())
+            except (TypeError, ValueError):
+                continue
+            if len(colors) == 0:
+                continue
+            saved.append((artist, setter, getattr(artist, getter)()))
+            mirrored = _mirror_greys(colors)
+            getattr(artist, setter)(mirrored if len(mirrored) > 1 else mirrored[0])
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", transparent=True)
+        return buffer.getvalue()
+    finally:
+        for artist, setter, original in reversed(saved):
+            getattr(artist, setter)(original)
+
+
+def _mirror_greys(colors: np.ndarray) -> np.ndarray:
+    """Mirror the lightness of grey colours (RGBA rows); keep coloured ones and transparency."""
+    rgb = colors[:, :3]
+    grey = rgb.max(axis=1) - rgb.min(axis=1) < 0.1
+    mirrored = colors.copy()
+    mirrored[grey, :3] = 0.12 + 0.76 * (1 - rgb[grey].mean(axis=1, keepdims=True))
+    return mirrored
+
+
+def enable_theme_variants() -> None:
+    """In IPython or Jupyter: give every displayed figure a rendering for dark pages.
+
+    Each figure's PNG output (the light rendering, :func:`png`) then carries :func:`dark_png`'s
+    in its metadata under :data:`DARK_VARIANT_KEY`. Jupyter shows the light one; the book shows
+    each in its theme. Raises ``RuntimeError`` outside IPython.
+    """
+    from IPython import get_ipython  # IPython comes with Jupyter; only this function needs it
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("enable_theme_variants() works in IPython or Jupyter only.")
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _png_with_dark_variant)
+
+
+def _png_with_dark_variant(fig: Figure) -> tuple[bytes, dict[str, str]]:
+    return png(fig), {DARK_VARIANT_KEY: base64.b64encode(dark_png(fig)).decode("ascii")}
 
 
 def plot_derivative(

@@ -1,11 +1,17 @@
-"""Tables and timings for the tutorials and benchmarks."""
+"""Tables, timings and run cards for the tutorials and benchmarks."""
 
 from __future__ import annotations
 
 import math
+import platform
+import subprocess
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
+import torch
 
 
 def markdown_table(
@@ -64,3 +70,52 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
         result = fn()
         best = min(best, time.perf_counter() - start)
     return best, result
+
+
+def run_environment() -> dict[str, str]:
+    """What produces the numbers: versions, device, threads, commit and date, as text.
+
+    The device names the CPU kernels PyTorch dispatches to (e.g. AVX512), which decide the last
+    bits of float32 results, and a CUDA device when one is present. The commit is the checkout's
+    (marked when it has uncommitted changes).
+    """
+    device = f"CPU ({torch.backends.cpu.get_cpu_capability()} kernels)"
+    if torch.cuda.is_available():
+        device += f"; CUDA: {torch.cuda.get_device_name()} (not used by the tutorials)"
+    return {
+        "Python": platform.python_version(),
+        "PyTorch": torch.__version__,
+        "NumPy": np.__version__,
+        "device": device,
+        "threads": str(torch.get_num_threads()),
+        "commit": _git_commit(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def run_card(started: float) -> str:
+    """A Markdown table of :func:`run_environment` and the run time since ``started``.
+
+    Parameters
+    ----------
+    started
+        A ``time.perf_counter()`` reading taken when the page started running.
+    """
+    rows = [*run_environment().items(), ("run time", f"{time.perf_counter() - started:.1f} s")]
+    return markdown_table(["setting", "this page was run with"], rows)
+
+
+def _git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit} (with uncommitted changes)" if changes else commit

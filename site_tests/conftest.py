@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,3 +132,20 @@ def artifacts() -> Path:
     """Where screenshots and the page-weight report go (CI keeps this folder)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def published_site(tmp_path_factory) -> Path:
+    """The book built as on its host (GDTUTOR_PUBLISHED=1: repository and launch buttons).
+
+    Renders from the notebook cache the main build filled, so nothing is executed again.
+    """
+    out = tmp_path_factory.mktemp("published")
+    command = [sys.executable, "-m", "sphinx", "-q", "-W", "-b", "html"]
+    subprocess.run(
+        [*command, "-d", str(out / "doctrees"), "docs", str(out / "html")],
+        cwd=ROOT,
+        env={**os.environ, "GDTUTOR_PUBLISHED": "1"},
+        check=True,
+    )
+    return out / "html"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -185,14 +188,12 @@ def test_downloads_and_launch_links(page, base_url, path):
     assert any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
         "the .ipynb is not executed"
     )
-    # Links into the repository only on a site built from the published repository (conf.py).
-    repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Source"]
-    into_repository = [link for link in links if link.startswith(repository)]
-    launch = [link for link in links if "mybinder.org" in link]
-    if any(os.environ.get(name) for name in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")):
-        owner_and_name = urlsplit(repository).path.strip("/")
-        assert into_repository and launch and all(owner_and_name in link for link in launch)
-    else:
+    # Links into the repository only on a site built from the published repository (conf.py;
+    # test_launch_buttons_on_the_published_site checks that case).
+    if not any(os.environ.get(k) for k in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")):
+        repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+        into_repository = [link for link in links if link.startswith(repository["Source"])]
+        launch = [link for link in links if "mybinder.org" in link or "colab." in link]
         assert into_repository == [] and launch == [], into_repository + launch
 
 
@@ -311,3 +312,124 @@ def test_page_weights(page, base_url, artifacts):
     lines += [f"| {p} | {h / 1e3:.0f} | {i / 1e3:.0f} | {t / 1e3:.0f} |" for p, h, i, t in rows]
     (artifacts / "page-weights.md").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))
+
+
+# --- how each page was run, code linked both ways, launch buttons, dark figures, metadata ------
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_run_card_says_how_the_page_was_run(page, base_url, path):
+    import numpy
+    import torch
+
+    load(page, base_url + path)
+    page.click("details:has(table) summary")  # the "How this page was run" dropdown
+    rows = page.eval_on_selector_all(
+        "details tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+    card = dict(rows)
+    assert card["Python"] == platform.python_version()
+    assert card["PyTorch"] == torch.__version__ and card["NumPy"] == numpy.__version__
+    assert card["device"].startswith("CPU (") and card["threads"].isdigit()
+    assert card["commit"].split()[0] == _git("rev-parse", "--short=12", "HEAD")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", card["date"])
+    assert re.fullmatch(r"\d+\.\d s", card["run time"]) and float(card["run time"][:-2]) > 0
+
+
+def test_execution_report_lists_every_tutorial(page, base_url):
+    load(page, base_url + "reference/execution.html")
+    rows = page.eval_on_selector_all(
+        "table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+    listed = {row[0]: row for row in rows}
+    for path in TUTORIALS:
+        row = listed[Path(path).with_suffix("").as_posix()]
+        assert "✅" in row, row  # succeeded
+        assert any(re.fullmatch(r"\d+\.\d+", cell) for cell in row), row  # its run time (s)
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_gdtutor_names_in_code_link_to_the_api(page, base_url, path):
+    load(page, base_url + path)
+    links = page.eval_on_selector_all(
+        "div.cell_input a.sphinx-codeautolink-a", "links => links.map(a => a.href)"
+    )
+    api = [link for link in links if "reference/index.html#gdtutor." in link]
+    assert len(api) >= 10, api  # anchors resolve: test_internal_links_and_anchors_resolve
+
+
+def test_api_entries_list_the_tutorials_that_use_them():
+    html = (SITE / "reference" / "index.html").read_text()
+    for name, tutorial in [
+        ("gdtutor.inverse", "part2-matrix-inverse"),
+        ("gdtutor.svd", "part3-svd"),
+        ("gdtutor.derivatives.elementwise_derivative", "part1-tensors-and-derivatives"),
+    ]:
+        entry = html[html.index(f'id="{name}"') :]
+        entry = entry[: entry.index("</dd>")]
+        assert f"tutorials/{tutorial}.html" in entry, name
+
+
+def test_launch_buttons_on_the_published_site(published_site):
+    repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Source"]
+    owner_and_name = urlsplit(repository).path.strip("/")
+    for path in TUTORIALS:
+        hrefs = _parse(published_site / path).hrefs
+        notebook = "docs/" + Path(path).with_suffix(".ipynb").as_posix()
+        colab = [href for href in hrefs if href.startswith("https://colab.research.google.com/")]
+        assert colab == [
+            f"https://colab.research.google.com/github/{owner_and_name}/blob/main/{notebook}"
+        ]
+        binder = [unquote(href) for href in hrefs if "mybinder.org" in href]
+        assert binder and all(owner_and_name in href and notebook in href for href in binder)
+        assert any(href.startswith(repository) for href in hrefs)  # repository and source buttons
+        # what they open: the generated twin, whose first cell installs gdtutor where it is missing
+        first = json.loads((ROOT / notebook).read_text())["cells"][0]
+        assert "launch-install" in first["metadata"]["tags"]
+
+
+def _corner_luminance(png: bytes) -> float:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    red, green, blue = image.getpixel((2, 2))
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_figures_follow_the_theme(page, base_url, path):
+    load(page, base_url + path)
+    for theme, visible, hidden, dark in [
+        ("light", "img.only-light", "img.only-dark", False),
+        ("dark", "img.only-dark", "img.only-light", True),
+    ]:
+        page.evaluate(
+            f"document.documentElement.dataset.theme = '{theme}';"
+            f"document.documentElement.dataset.mode = '{theme}'"
+        )
+        page.wait_for_timeout(100)
+        shown = page.locator(f"figure {visible}")
+        assert shown.count() > 0
+        assert page.locator(f"figure {hidden}").evaluate_all(
+            "imgs => imgs.every(i => i.offsetParent === null)"
+        )  # the other theme's rendering is not displayed
+        for index in range(shown.count()):
+            image = shown.nth(index)
+            image.scroll_into_view_if_needed()
+            luminance = _corner_luminance(image.screenshot())
+            assert (luminance < 0.3) if dark else (luminance > 0.9), (theme, index, luminance)
+
+
+def test_pages_say_when_they_were_last_updated_and_carry_open_graph_metadata():
+    for path in ["index.html", *TUTORIALS]:
+        html = (SITE / path).read_text()
+        assert re.search(r"Last updated on\s+\d{4}-\d\d-\d\d", html), path
+        assert '<meta property="og:title"' in html and '<meta property="og:url"' in html, path
+    sitemap = (SITE / "sitemap.xml").read_text()
+    base = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Documentation"]
+    for path in ["index.html", *TUTORIALS]:
+        assert f"<loc>{base}{path}</loc>" in sitemap, path
