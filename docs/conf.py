@@ -84,7 +84,17 @@ if _CACHE_ROOT.is_dir():
 
 # --- Code linked to the API, and back ------------------------------------------------------
 codeautolink_concat_default = True  # a tutorial's cells run as one program: names carry over
-codeautolink_autodoc_inject = True  # each API entry lists the tutorials whose code uses it
+
+
+def _list_examples(app, what, name, obj, options, lines) -> None:
+    """End each API entry with the pages whose code uses it (sphinx-codeautolink's backlinks).
+
+    codeautolink_autodoc_inject does the same in a collapsed <details>, whose <summary> holds a
+    link: nested interactive controls, which axe rejects. This is the same list, not collapsed.
+    """
+    if what != "module":
+        lines.extend(["", f".. autolink-examples:: {name}"])
+
 
 # --- API reference --------------------------------------------------------------------------
 autodoc_typehints = "description"
@@ -201,5 +211,22 @@ def _executed_downloads(app, exception) -> None:
         nbformat.write(executed, path)
 
 
+def _notebook_download(app, pagename, templatename, context, doctree) -> None:
+    """Offer each tutorial's executed .ipynb for download, with or without launch buttons.
+
+    sphinx-book-theme copies it next to the page's source only when it adds launch buttons,
+    which a local build has none of (PUBLISHED); this does the same for every build. Runs before
+    the theme builds its download menu (priority 501).
+    """
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if executed.exists() and not context.get("ipynb_source"):
+        target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(executed, target)
+        context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 def setup(app) -> None:
+    app.connect("html-page-context", _notebook_download)
     app.connect("build-finished", _executed_downloads)
+    app.connect("autodoc-process-docstring", _list_examples)

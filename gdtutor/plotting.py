@@ -89,6 +89,9 @@ def enable_theme_variants() -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("enable_theme_variants() works in IPython or Jupyter only.")
+    # pyplot loads its backend with the first figure; Jupyter's inline backend then registers its
+    # own PNG formatter for figures, which must come before ours, not replace it.
+    plt.close(plt.figure())
     shell.display_formatter.formatters["image/png"].for_type(Figure, _png_with_dark_variant)
 
 
