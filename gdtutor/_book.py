@@ -3,8 +3,8 @@
 - :class:`ThemedFigures`, a MyST-NB output renderer (``myst_nb.mime_renderers``): a figure
   displayed after :func:`gdtutor.plotting.enable_theme_variants` has a PNG output (light) whose
   metadata carries a dark rendering; both become images of the same output, marked
-  ``only-light`` and ``only-dark`` (pydata-sphinx-theme shows each in its theme), with the cell's
-  options (alt text, figure caption) on both.
+  ``only-light`` and ``only-dark`` (pydata-sphinx-theme shows each in its theme), in one
+  container, with the cell's options (alt text, figure caption) on both.
 - :class:`EncryptedKernels`, a Jupyter kernel provisioner (``jupyter_client.kernel_provisioners``)
   that launches local kernels with CurveZMQ keys provisioned by the kernel manager, so that the
   tutorials' kernels do not talk in plain text over TCP (nor warn that they do). The docs build
@@ -42,13 +42,18 @@ class ThemedFigures:
         dark = data.output_metadata.get("image/png", {}).get(DARK_VARIANT_KEY)
         if dark is None:
             return None
+        from docutils import nodes  # the docs build has it; the package does not need it
+
         light_nodes = renderer.render_image(data)
         dark_nodes = renderer.render_image(dataclasses.replace(data, content=dark))
         for node in light_nodes:
             node["classes"].append("only-light")
         for node in dark_nodes:
             node["classes"].append("only-dark")
-        return light_nodes + dark_nodes
+        # One container for both: the theme hides a caption that follows an only-light or
+        # only-dark image as its sibling (CSS ``.only-dark ~ figcaption``), meant for figures
+        # that exist in one theme only.
+        return [nodes.container("", *light_nodes, *dark_nodes, classes=["themed-figure"])]
 
 
 class EncryptedKernels(LocalProvisioner):  # type: ignore[misc]

@@ -327,9 +327,9 @@ def test_run_card_says_how_the_page_was_run(page, base_url, path):
     import torch
 
     load(page, base_url + path)
-    page.click("details:has(table) summary")  # the "How this page was run" dropdown
-    rows = page.eval_on_selector_all(
-        "details tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    rows = page.eval_on_selector_all(  # the "How this page was run" dropdown, open or not
+        ".dropdown.admonition tbody tr",
+        "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))",
     )
     card = dict(rows)
     assert card["Python"] == platform.python_version()
@@ -372,9 +372,11 @@ def test_api_entries_list_the_tutorials_that_use_them():
         ("gdtutor.svd", "part3-svd"),
         ("gdtutor.derivatives.elementwise_derivative", "part1-tensors-and-derivatives"),
     ]:
-        entry = html[html.index(f'id="{name}"') :]
-        entry = entry[: entry.index("</dd>")]
-        assert f"tutorials/{tutorial}.html" in entry, name
+        backlinks = html[
+            html.index(f'References to <a class="reference internal" href="#{name}"') :
+        ]
+        backlinks = backlinks[: backlinks.index("</table>")]
+        assert f"../tutorials/{tutorial}.html#" in backlinks, name
 
 
 def test_launch_buttons_on_the_published_site(published_site):
