@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -135,17 +136,20 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def published_site(tmp_path_factory) -> Path:
+def published_site() -> Path:
     """The book built as on its host (GDTUTOR_PUBLISHED=1: repository and launch buttons).
 
-    Renders from the notebook cache the main build filled, so nothing is executed again.
+    Only the HTML differs from the main build, so it writes from the main build's parsed pages
+    (its doctrees), beside it (the theme copies executed notebooks from the build folder's
+    jupyter_execute), and nothing is read or executed again.
     """
-    out = tmp_path_factory.mktemp("published")
+    out = SITE.parent / "html-published"
+    shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "sphinx", "-q", "-W", "-b", "html"]
     subprocess.run(
-        [*command, "-d", str(out / "doctrees"), "docs", str(out / "html")],
+        [*command, "-d", str(SITE / ".doctrees"), "docs", str(out)],
         cwd=ROOT,
         env={**os.environ, "GDTUTOR_PUBLISHED": "1"},
         check=True,
     )
-    return out / "html"
+    return out
