@@ -8,8 +8,8 @@ Run on demand (not part of CI):
 Prints, for one matrix with a geometric (decaying) spectrum, each method's best wall time as a
 ratio to torch.linalg.svd measured in the same run, its largest singular-value error relative to
 sigma_1, and the largest angle between a computed singular vector and the reference. Then it runs
-gdtutor.svd, with its default settings, on 200 random float64 matrices of mixed shapes and spectra
-(as on the Part 3 page) and counts failures: a singular value off by more than 1e-6 sigma_1.
+gdtutor.svd (Brockett, the default, and LOBPCG) on 200 random float64 matrices of mixed shapes and
+spectra (as on the Part 3 page) and counts failures: a singular value off by more than 1e-6 sigma_1.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def top_k_comparison(
     methods: dict[str, Callable[[], object]] = {
         "torch.linalg.svd": lambda: torch.linalg.svd(a, full_matrices=False),
         f"gdtutor.svd(k={k})": lambda: gdtutor.svd(a, k=k),
+        f"gdtutor.svd(k={k}, method='lobpcg')": lambda: gdtutor.svd(a, k=k, method="lobpcg"),
         f"torch.svd_lowrank(q={k}, niter=2)": lambda: torch.svd_lowrank(a, q=k, niter=2),
         f"torch.svd_lowrank(q={2 * k}, niter=2)": lambda: torch.svd_lowrank(a, q=2 * k, niter=2),
         f"torch.svd_lowrank(q={2 * k}, niter=6)": lambda: torch.svd_lowrank(a, q=2 * k, niter=6),
@@ -63,14 +64,15 @@ def top_k_comparison(
     return rows
 
 
-def robustness(per_shape: int) -> tuple[int, int, float, float]:
+def robustness(per_shape: int, method: str) -> tuple[int, int, float, float]:
     """Failures, count, worst error and seconds of gdtutor.svd over mixed random matrices."""
     generator = torch.Generator().manual_seed(0)
     errors, start = [], time.perf_counter()
     for shape in [(5, 4), (8, 8), (6, 10), (15, 6)]:
         stacked = matrices.study_batch(shape, per_shape, generator=generator)
         reference = torch.linalg.svdvals(stacked)
-        errors.append(((gdtutor.svd(stacked).S - reference).abs() / reference[:, :1]).amax(dim=-1))
+        values = gdtutor.svd(stacked, method=method).S
+        errors.append(((values - reference).abs() / reference[:, :1]).amax(dim=-1))
     all_errors = torch.cat(errors)
     return (
         int((all_errors > 1e-6).sum()),
@@ -104,11 +106,12 @@ def main() -> None:
             ["", ".3f", ".1e", ".1e"],
         )
     )
-    failures, count, worst, seconds = robustness(args.per_shape)
-    print(f"\n## robustness: gdtutor.svd on {count} mixed random matrices (default settings)\n")
-    print(
-        f"failures (value error > 1e-6 sigma_1): {failures} of {count}; worst error {worst:.1e}; {seconds:.1f} s"
-    )
+    for method in ("brockett", "lobpcg"):
+        failures, count, worst, seconds = robustness(args.per_shape, method)
+        print(f"\n## robustness: gdtutor.svd(method={method!r}) on {count} mixed random matrices\n")
+        print(
+            f"failures (value error > 1e-6 sigma_1): {failures} of {count}; worst error {worst:.1e}; {seconds:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ residual of the triplets, :func:`~gdtutor.metrics.svd_relative_residual`.
     Orthogonality holds exactly at every step instead of being penalised. A few steps of
     orthogonal iteration start it, and closing sweeps of exact 2×2 rotations (:func:`pair_sweeps`)
     separate nearly equal singular values, which gradient steps separate only slowly.
+``"lobpcg"``
+    LOBPCG (Knyazev 2001): gradient ascent on the block Rayleigh quotient of :math:`A^\top A` with
+    the best step and momentum at every iteration, by a Rayleigh–Ritz step on the span of the
+    block, its gradient and the previous direction; closed by a Rayleigh–Ritz step on :math:`A`
+    itself (:func:`_lobpcg`).
 ``"2020"``
     The 2020 blog series' penalty scheme, faithfully: :math:`S = \operatorname{diag}(d^2)`, loss
     :math:`\mathrm{MSE}(U S V^\top, A) + \mathrm{MSE}(U^\top U, I)/100 + \mathrm{MSE}(V V^\top, I)/100`,
@@ -42,7 +47,7 @@ from gdtutor.descent import descend
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020
 from gdtutor.metrics import svd_relative_residual
 
-Method = Literal["brockett", "2020", "2020-adam"]
+Method = Literal["brockett", "lobpcg", "2020", "2020-adam"]
 _PATIENCE = 50  # steps without progress that mark the rounding floor (momentum makes it oscillate)
 _PAIR_SWEEPS = 4  # closing sweeps of exact rotations on neighbouring pairs (see pair_sweeps)
 _ESTIMATE_ITERATIONS = 20  # power iterations of largest_singular_value_estimate
@@ -67,7 +72,8 @@ class SVDResult:
     method
         The method used.
     losses
-        The loss at every iterate (float64): minus Brockett's cost, or the 2020 penalty loss.
+        The loss at every iterate (float64): minus Brockett's cost, the 2020 penalty loss, or
+        for LOBPCG the largest residual of the first ``k`` triplets.
     steps
         Iterations taken.
     evaluations
@@ -224,7 +230,8 @@ def svd(
     k
         How many singular triplets: ``None`` for all ``min(m, n)`` of the thin SVD.
     method
-        ``"brockett"`` (default), ``"2020"`` or ``"2020-adam"``; see :mod:`gdtutor.decomposition`.
+        ``"brockett"`` (default), ``"lobpcg"``, ``"2020"`` or ``"2020-adam"``; see
+        :mod:`gdtutor.decomposition`.
     tol
         Stop once every matrix's relative residual of the triplets,
         :math:`\max_i (\|Av_i - \sigma_i u_i\|^2 + \|A^\top u_i - \sigma_i v_i\|^2)^{1/2}/\sigma_1`
@@ -498,6 +505,189 @@ def _finish(a: Tensor, u: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor, in
     return u, s, vh, 1
 
 
+def _lobpcg(
+    a: Tensor,
+    k: int | None,
+    *,
+    tol: float | None,
+    max_steps: int = 500,
+    guard: int | None = None,
+    seed: int = SEED_2020,
+) -> SVDResult:
+    r"""LOBPCG (Knyazev 2001) on :math:`A^\top A`, closed by a two-sided Rayleigh–Ritz step on :math:`A`.
+
+    Gradient ascent on the block Rayleigh quotient of :math:`B = A^\top A` (of :math:`AA^\top`
+    for wide :math:`A`) whose step and momentum are the best possible at every iteration: the
+    next block is the top Ritz block of the span of :math:`[X, R, P]`, the current block, its
+    residual (the gradient) and the previous direction, found by a small symmetric eigenproblem.
+    The basis is orthonormalised every iteration (directions that rounding made dependent are
+    dropped), which keeps the method stable. Working on :math:`B` squares the condition number,
+    so the values and vectors are finally read off :math:`A` itself: :math:`AX = QH` (QR), then
+    the SVD of the small :math:`H`.
+
+    The residual of the first ``k`` Ritz triplets is tracked in the sense of
+    :func:`~gdtutor.metrics.svd_relative_residual`: with :math:`u_i = Av_i/\sigma_i` it is
+    :math:`\|BX_i - \theta_i X_i\| / (\sigma_i \sigma_1)`. Without ``tol``, each matrix of a batch
+    stops at its rounding floor: that residual below :math:`10\,b\,u\,\sigma_1/\sigma_k`, or not
+    halving for 20 iterations once below :math:`\sqrt u`. A converged pair is locked (its residual,
+    rounding noise by then, no longer enters the search space), a finished matrix of a batch stays
+    as it is, and each matrix returns its iterate of smallest residual. Each iteration costs four products: :math:`BR` for the
+    new directions, and :math:`BX` afresh (the images carried through the Ritz steps drift by
+    rounding, which would stall the residual near :math:`10^{-6}` unseen).
+
+    Parameters
+    ----------
+    max_steps
+        The iteration budget.
+    guard
+        Extra vectors in the block beyond ``k`` (by default :math:`\max(4, k/2)`): convergence of
+        the :math:`k`-th pair then depends on :math:`\sigma_{b+1}/\sigma_k` for the block size
+        :math:`b`, not on the gap right after :math:`\sigma_k`.
+    seed
+        Seed of the random start.
+    """
+    m, n = a.shape[-2:]
+    g = a if m >= n else a.mT  # B = gᵀg is the smaller Gram matrix
+    q = g.shape[-1]
+    k = min(m, n) if k is None else k
+    size = min(q, k + (max(4, k // 2) if guard is None else guard))
+    tiny, eps = torch.finfo(a.dtype).tiny, torch.finfo(a.dtype).eps
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.randn(*a.shape[:-2], q, size, generator=generator, dtype=a.dtype)
+    x = orthonormal_factor(start.to(a.device))
+    products = 0
+
+    def gram(v: Tensor) -> Tensor:
+        nonlocal products
+        products += 2
+        return g.mT @ (g @ v)
+
+    x, bx, theta, _ = _rayleigh_ritz(x, gram(x), size)
+    p = None
+    history: list[float] = []
+    best_x, best_each = x, torch.full(a.shape[:-2], math.inf, dtype=a.dtype, device=a.device)
+    milestone, since = (
+        best_each.clone(),
+        torch.zeros(a.shape[:-2], dtype=torch.long, device=a.device),
+    )
+    converged, reason, steps = False, f"reached max_steps={max_steps}", max_steps
+    for step in range(max_steps + 1):
+        if step > 0:  # fresh: the images carried through the Ritz steps drift by rounding
+            bx = gram(x)
+            theta = (x * bx).sum(dim=-2)
+        r = bx - x * theta.unsqueeze(-2)
+        # the triplets' residual (gdtutor.metrics.svd_relative_residual) of each Ritz pair:
+        # ‖A v - σ u‖ = 0 for u = A v / σ, and ‖Aᵀu - σ v‖ = ‖R_i‖ / σ_i, over σ_1
+        sigma = theta.clamp_min(0).sqrt()
+        top = sigma[..., :1].clamp_min(tiny)
+        triplets = torch.linalg.vector_norm(r, dim=-2) / (
+            torch.maximum(sigma, top * math.sqrt(eps)) * top
+        )
+        each = triplets[..., :k].amax(dim=-1)  # per matrix of a batch
+        better = each < best_each
+        best_each = torch.where(better, each, best_each)
+        best_x = torch.where(better[..., None, None], x, best_x)
+        halved = each < 0.5 * milestone  # progress: the residual halved since the last milestone
+        milestone = torch.where(halved, each, milestone)
+        since = torch.where(halved, torch.zeros_like(since), since + 1)
+        worst = each.max().item()
+        history.append(worst)
+        floor = (
+            10 * size * eps * top.squeeze(-1) / sigma[..., k - 1].clamp_min(top.squeeze(-1) * eps)
+        )
+        if tol is not None:
+            done = best_each <= tol
+        else:  # the rounding floor, or no halving for 20 iterations once below √u
+            done = (best_each <= floor) | ((best_each <= math.sqrt(eps)) & (since >= 20))
+        if done.all():
+            converged, steps = True, step
+            best = best_each.max().item()
+            reason = (
+                f"relative residual {best:.3g} <= tol {tol:.3g}"
+                if tol is not None
+                else f"relative residual {best:.2g} (rounding floor)"
+            )
+            break
+        if step == max_steps:
+            break
+        # Soft locking: a converged pair's residual is rounding noise that would disturb the
+        # pairs that are done, and a matrix of a batch that is done stays as it is.
+        active = ((triplets > floor.unsqueeze(-1)) & ~done.unsqueeze(-1)).unsqueeze(-2)
+        directions = [torch.where(active, r, torch.zeros_like(r))]
+        if p is not None:
+            directions.append(torch.where(active, p, torch.zeros_like(p)))
+        search = torch.cat(directions, dim=-1)
+        # Orthonormal and orthogonal to X. Once nearly converged, W and P are nearly dependent
+        # and one pass amplifies rounding by 1/√λ of the directions kept; a second pass restores
+        # orthogonality to working precision ("twice is enough").
+        for _ in range(2):
+            search = search - x @ (x.mT @ search)
+            search = search @ _orthonormalizer(search)
+        search_images = gram(search)
+        basis = torch.cat([x, search], dim=-1)
+        images = torch.cat([bx, search_images], dim=-1)
+        _, _, theta, ritz = _rayleigh_ritz(basis, images, size)
+        x = basis @ ritz
+        # the new direction: the part of the step outside span(X)
+        p = search @ ritz[..., size:, :]
+    x = best_x  # each matrix's iterate with the smallest residual
+    gx = g @ x
+    products += 1
+    q_factor, h = torch.linalg.qr(gx)
+    u_small, s, vh_small = torch.linalg.svd(h)
+    left, right = q_factor @ u_small[..., :k], x @ vh_small.mT[..., :k]
+    u, v = (left, right) if m >= n else (right, left)
+    u, vh = sign_convention(u, v.mT)
+    return _result(
+        a,
+        u,
+        s[..., :k],
+        vh,
+        method="lobpcg",
+        tol=tol,
+        losses=torch.tensor(history, dtype=torch.float64),
+        steps=steps,
+        products=products,
+        converged=converged,
+        reason=reason,
+    )
+
+
+def _orthonormalizer(basis: Tensor) -> Tensor:
+    r"""A transform :math:`T` with :math:`S T` orthonormal and spanning span(``basis``) (SVQB).
+
+    With :math:`D` the column norms and :math:`D^{-1} S^\top S D^{-1} = W \Lambda W^\top`,
+    :math:`T = D^{-1} W \Lambda^{-1/2}`. Columns negligible against the largest (norm below
+    :math:`u` times it, such as the empty columns of locked pairs) and directions with
+    :math:`\lambda \le b\,u\,\lambda_\max`, dependent to rounding, become zero columns, which
+    the Rayleigh–Ritz step ignores.
+    """
+    norms = torch.linalg.vector_norm(basis, dim=-2)
+    negligible = norms <= torch.finfo(basis.dtype).eps * norms.amax(dim=-1, keepdim=True)
+    inverse_norms = torch.where(negligible, torch.zeros_like(norms), norms.reciprocal())
+    scaled = basis * inverse_norms.unsqueeze(-2)
+    values, vectors = torch.linalg.eigh(scaled.mT @ scaled)
+    cutoff = basis.shape[-1] * torch.finfo(basis.dtype).eps * values[..., -1:]
+    inverse_roots = torch.where(
+        values > cutoff, values.clamp_min(cutoff).rsqrt(), torch.zeros_like(values)
+    )
+    return inverse_norms.unsqueeze(-1) * vectors * inverse_roots.unsqueeze(-2)
+
+
+def _rayleigh_ritz(
+    basis: Tensor, images: Tensor, size: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The top ``size`` Ritz pairs of B on span(``basis``) (orthonormal), given ``images`` = B·basis.
+
+    Returns the Ritz vectors, their images, the Ritz values (descending) and the Ritz vectors'
+    coefficients in ``basis``.
+    """
+    projected = basis.mT @ images
+    values, vectors = torch.linalg.eigh(0.5 * (projected + projected.mT))
+    top = vectors[..., -size:].flip(-1)
+    return basis @ top, images @ top, values[..., -size:].flip(-1), top
+
+
 def svd_2020(
     matrices: Sequence[object],
     *,
@@ -734,6 +924,11 @@ def _scheme_2020_adam(
 # The methods of svd(), each with its own options: gdtutor.show_options("svd").
 METHODS = MethodTable(
     "svd",
-    {"brockett": _brockett, "2020": _scheme_2020, "2020-adam": _scheme_2020_adam},
+    {
+        "brockett": _brockett,
+        "lobpcg": _lobpcg,
+        "2020": _scheme_2020,
+        "2020-adam": _scheme_2020_adam,
+    },
     shared=("tol",),
 )

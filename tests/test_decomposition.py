@@ -249,7 +249,12 @@ def test_input_that_requires_grad_is_accepted():
 
 @pytest.mark.parametrize(
     ("method", "options", "tol"),
-    [("brockett", {"warm_start": 0}, 1e-9), ("2020", {}, 3e-2), ("2020-adam", {}, 3e-2)],
+    [
+        ("brockett", {"warm_start": 0}, 1e-9),
+        ("lobpcg", {}, 1e-9),
+        ("2020", {}, 3e-2),
+        ("2020-adam", {}, 3e-2),
+    ],
 )
 def test_tol_is_the_relative_residual_of_the_triplets(method, options, tol):
     a = matrices.seeded_rand(5, 4, seed=314, dtype=torch.float64)
@@ -301,3 +306,42 @@ def test_svd_2020_counts_its_products_and_reports_each_residual():
 def test_bad_tol_for_svd():
     with pytest.raises(ValueError, match="tol must be a positive number"):
         gdtutor.svd(torch.eye(2), tol=0.0)
+
+
+# --- LOBPCG ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(60, 40), (40, 60), (120, 30)])
+def test_lobpcg_top_k_on_the_study_matrices(shape, dtype):
+    # every spectrum kind of the robustness study (clustered, repeated, rank-deficient, ...), as
+    # one batch: values to a modest multiple of u·σ₁ (normwise-stable), orthonormal factors
+    batch = matrices.study_batch(shape, 12, generator=torch.Generator().manual_seed(7))
+    result = gdtutor.svd(batch.to(dtype), 5, method="lobpcg")
+    assert result.converged and result.U.shape == (12, shape[0], 5)
+    assert result.Vh.shape == (12, 5, shape[1])
+    reference = torch.linalg.svd(batch, full_matrices=False)
+    assert metrics.singular_value_error(result.S.double(), reference.S[..., :5]) < 1e3 * EPS[dtype]
+    assert metrics.orthogonality_error(result.U) < 100 * EPS[dtype]
+    assert metrics.orthogonality_error(result.Vh.mT) < 100 * EPS[dtype]
+    # the triplets' residual at the rounding floor: c·u·σ₁/σ₅ (σ₁/σ₅ ≤ 10 on these spectra)
+    assert (result.residual < 1e4 * EPS[dtype]).all()
+
+
+def test_lobpcg_on_a_large_flat_spectrum_counts_its_products():
+    # Gaussian 2000×500: σ₁₀/σ₁₁ ≈ 1.004, where randomized SVD needs many power iterations
+    a = torch.randn(2000, 500, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    result = gdtutor.svd(a, 10, method="lobpcg")
+    reference = torch.linalg.svd(a, full_matrices=False)
+    assert result.converged
+    assert metrics.singular_value_error(result.S, reference.S[:10]) < 100 * EPS[torch.float64]
+    assert metrics.largest_principal_angle(result.U, reference.U[:, :10]) < 1e-10
+    # 2 for the start, 4 an iteration (BR, and BX afresh), 1 for AX at the end, 2 for the residual
+    assert result.evaluations == 2 + 4 * result.steps + 1 + 2
+
+
+def test_lobpcg_full_thin_svd_is_one_rayleigh_ritz_step():
+    # with the block as large as the matrix, the first Rayleigh-Ritz step is the whole answer:
+    # a direct method, not an iteration
+    a = matrices.seeded_rand(7, 5, seed=3, dtype=torch.float64)
+    result = gdtutor.svd(a, method="lobpcg")
+    assert result.steps == 0 and result.converged
+    check_against_torch(a, result)
