@@ -104,11 +104,6 @@ def optimizer_class(spec: str | type[Optimizer]) -> type[Optimizer]:
     return spec
 
 
-def optimizer_options(cls: type[Optimizer]) -> list[str]:
-    """The options an optimizer class's constructor takes (all but ``params``)."""
-    return [name for name in inspect.signature(cls).parameters if name != "params"]
-
-
 def make_optimizer(spec: OptimizerSpec, params: list[Tensor], **kwargs: Any) -> Optimizer:
     """Build a :mod:`torch.optim` optimizer from a name, a class or an instance.
 
@@ -134,7 +129,7 @@ def make_optimizer(spec: OptimizerSpec, params: list[Tensor], **kwargs: Any) -> 
             )
         return spec
     cls = optimizer_class(spec)
-    accepted = optimizer_options(cls)
+    accepted = [name for name in inspect.signature(cls).parameters if name != "params"]
     foreign = sorted(set(kwargs) - set(accepted))
     if foreign:
         raise TypeError(

@@ -39,8 +39,7 @@ from torch.optim import Optimizer
 from gdtutor._methods import MethodTable
 from gdtutor._tensors import identity_like, power_of_two_exponents
 from gdtutor._validation import as_float_tensor
-from gdtutor.descent import SchedulerFactory, descend, optimizer_class
-from gdtutor.descent import optimizer_options as torch_optimizer_options
+from gdtutor.descent import SchedulerFactory, descend, make_optimizer, optimizer_class
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020, seeded_rand
 from gdtutor.metrics import inverse_relative_residual
 
@@ -616,28 +615,27 @@ def _with_optimizer(
             "inverse(method='optimizer') builds the optimizer on its own X: give a name or an "
             "optimizer class, and its options as keywords."
         )
-    cls = optimizer_class(optimizer)
-    foreign = sorted(set(optimizer_options) - set(torch_optimizer_options(cls)))
-    if foreign:
-        raise TypeError(
-            f"inverse(method='optimizer') with {cls.__name__} does not take {', '.join(foreign)}; "
-            f"its options are {METHODS.describe('optimizer')}, and {cls.__name__}'s: "
-            f"{', '.join(torch_optimizer_options(cls))}."
-        )
     x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
     if lr is not None:
         optimizer_options["lr"] = lr
+    cls = optimizer_class(optimizer)
+    try:  # built here, before any step, so that a foreign option is reported in the method's terms
+        built = make_optimizer(cls, [x], **optimizer_options)
+    except TypeError as error:  # the only TypeError left: an option the class does not take
+        raise TypeError(
+            f"inverse(method='optimizer') with {error} "
+            f"The method's own options are {METHODS.describe('optimizer')}."
+        ) from None
     squares: list[Tensor] = []
     run = descend(
         _half_residual_loss(a, x, squares),
         [x],
-        cls,
+        built,
         max_steps=max_steps,
         stop=_residual_stop(tol, lambda: squares[0], a.shape[-2]),
         scheduler=scheduler,
         safe_lr=lambda: (2 / extreme_singular_values(a)[0] ** 2).min().item(),
         progress=progress,
-        **optimizer_options,
     )
     return _result(
         a,
