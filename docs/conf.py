@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import gdtutor
-from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache
+from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache, published
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -19,12 +19,10 @@ ROOT = DOCS.parent
 # one edit there.
 PROJECT_URLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
 REPOSITORY_URL = PROJECT_URLS["Source"]
-# Links into the repository (repository and source buttons, Binder) are only put on a site built
-# from the published repository: on GitHub Actions or Read the Docs, or with GDTUTOR_PUBLISHED=1.
-# A local build of a clone links to nothing that may not exist.
-PUBLISHED = any(
-    os.environ.get(name) for name in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")
-)
+# Links into the repository (repository and source buttons, Binder, Colab) are only put on a site
+# built from the published repository (gdtutor._book.published: GitHub Actions, Read the Docs, or
+# GDTUTOR_PUBLISHED=1). A local build of a clone links to nothing that may not exist.
+PUBLISHED = published()
 
 project = "gdtutor"
 author = "The gdtutor developers"

@@ -9,6 +9,7 @@
   that launches local kernels with CurveZMQ keys provisioned by the kernel manager, so that the
   tutorials' kernels do not talk in plain text over TCP (nor warn that they do). The docs build
   and the tutorial tests select it with ``JUPYTER_DEFAULT_PROVISIONER_NAME``.
+- :func:`published`: whether the book is being built from its published repository.
 - :func:`notebook_cache`, the folder of executed tutorials that the docs build (MyST-NB's cache)
   and the tutorial tests share, keyed on the package's source.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,17 @@ from gdtutor.plotting import DARK_VARIANT_KEY
 
 #: The name under which :class:`EncryptedKernels` is registered.
 ENCRYPTED_KERNELS = "gdtutor-encrypted-kernels"
+
+
+def published() -> bool:
+    """Whether the book is built from its published repository, so that links into it resolve.
+
+    True on GitHub Actions and Read the Docs (which build from the repository), or when
+    ``GDTUTOR_PUBLISHED`` is set; a local build of a clone is not published.
+    """
+    return any(
+        os.environ.get(name) for name in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")
+    )
 
 
 class ThemedFigures:

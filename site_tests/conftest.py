@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The project's URLs, from their one place (pyproject.toml).
+PROJECT_URLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
 SITE = Path(os.environ.get("GDTUTOR_SITE_DIR", ROOT / "docs" / "_build" / "html"))
 ARTIFACTS = Path(os.environ.get("GDTUTOR_ARTIFACTS", ROOT / "docs" / "_build" / "site-report"))
 CHROMIUM = os.environ.get("GDTUTOR_CHROMIUM", "/usr/bin/chromium")

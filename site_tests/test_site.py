@@ -10,14 +10,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import PAGES, ROOT, SITE, TUTORIALS
+from conftest import PAGES, PROJECT_URLS, ROOT, SITE, TUTORIALS
+
+from gdtutor._book import published
 
 CODE = 'div[class*="highlight-"]:not(.output) > div.highlight > pre'  # = conf.copybutton_selector
 BLOCKING = ("serious", "critical")
@@ -190,9 +191,8 @@ def test_downloads_and_launch_links(page, base_url, path):
     )
     # Links into the repository only on a site built from the published repository (conf.py;
     # test_launch_buttons_on_the_published_site checks that case).
-    if not any(os.environ.get(k) for k in ("GITHUB_ACTIONS", "READTHEDOCS", "GDTUTOR_PUBLISHED")):
-        repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
-        into_repository = [link for link in links if link.startswith(repository["Source"])]
+    if not published():
+        into_repository = [link for link in links if link.startswith(PROJECT_URLS["Source"])]
         launch = [link for link in links if "mybinder.org" in link or "colab." in link]
         assert into_repository == [] and launch == [], into_repository + launch
 
@@ -380,7 +380,7 @@ def test_api_entries_list_the_tutorials_that_use_them():
 
 
 def test_launch_buttons_on_the_published_site(published_site):
-    repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Source"]
+    repository = PROJECT_URLS["Source"]
     owner_and_name = urlsplit(repository).path.strip("/")
     for path in TUTORIALS:
         hrefs = _parse(published_site / path).hrefs
@@ -435,6 +435,6 @@ def test_pages_say_when_they_were_last_updated_and_carry_open_graph_metadata():
         assert re.search(r"Last updated on\s+\d{4}-\d\d-\d\d", html), path
         assert '<meta property="og:title"' in html and '<meta property="og:url"' in html, path
     sitemap = (SITE / "sitemap.xml").read_text()
-    base = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Documentation"]
+    base = PROJECT_URLS["Documentation"]
     for path in ["index.html", *TUTORIALS]:
         assert f"<loc>{base}{path}</loc>" in sitemap, path
