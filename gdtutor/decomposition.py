@@ -4,19 +4,25 @@ r"""Part 3: the singular value decomposition :math:`A = U \operatorname{diag}(S)
 (``gdtutor.show_options("svd")`` lists them); ``tol`` means the same for all of them: the relative
 residual of the triplets, :func:`~gdtutor.metrics.svd_relative_residual`.
 
-``"brockett"`` (default)
-    Maximise Brockett's cost :math:`\operatorname{tr}(U^\top A V N)`, :math:`N = \operatorname{diag}(\mu_1 > \dots > \mu_k > 0)`,
-    over matrices with orthonormal columns (Stiefel manifolds), by Riemannian gradient ascent with
-    heavy-ball momentum and a QR retraction (:class:`StiefelSGD`). By von Neumann's trace
-    inequality the maximum is attained exactly at the top-:math:`k` singular vectors, in order.
-    Orthogonality holds exactly at every step instead of being penalised. A few steps of
-    orthogonal iteration start it, and closing sweeps of exact 2×2 rotations (:func:`pair_sweeps`)
-    separate nearly equal singular values, which gradient steps separate only slowly.
-``"lobpcg"``
+``"lobpcg"`` (default)
     LOBPCG (Knyazev 2001): gradient ascent on the block Rayleigh quotient of :math:`A^\top A` with
     the best step and momentum at every iteration, by a Rayleigh–Ritz step on the span of the
     block, its gradient and the previous direction; closed by a Rayleigh–Ritz step on :math:`A`
-    itself (:func:`_lobpcg`).
+    itself (:func:`_lobpcg`). For the full thin SVD (``k=None``) the block spans the whole space
+    and the first Rayleigh–Ritz step is the answer: a direct method, no iteration.
+``"brockett"``
+    Maximise Brockett's cost :math:`\operatorname{tr}(U^\top A V N)`, :math:`N = \operatorname{diag}(\mu_1 > \dots > \mu_k > 0)`,
+    over matrices with orthonormal columns (Stiefel manifolds), by Riemannian gradient ascent with
+    heavy-ball momentum and a QR retraction (:class:`StiefelSGD`). For distinct singular values,
+    by von Neumann's trace inequality, the maximum is attained exactly at the top-:math:`k`
+    singular vectors, in order. Orthogonality holds exactly at every step instead of being
+    penalised. By default orthogonal iteration starts it (``warm_start=100``; 0 gives the pure
+    ascent), and closing sweeps of exact 2×2 rotations (:func:`pair_sweeps`) separate nearly
+    equal singular values, which gradient steps separate only slowly.
+``"orthogonal-iteration"``
+    Block power iteration on both sides, :math:`U \leftarrow \operatorname{qf}(AV)`,
+    :math:`V \leftarrow \operatorname{qf}(A^\top U)`: the "infinitely long step" of the ascent
+    (:func:`_orthogonal_iteration`).
 ``"2020"``
     The 2020 blog series' penalty scheme, faithfully: :math:`S = \operatorname{diag}(d^2)`, loss
     :math:`\mathrm{MSE}(U S V^\top, A) + \mathrm{MSE}(U^\top U, I)/100 + \mathrm{MSE}(V V^\top, I)/100`,
@@ -25,14 +31,15 @@ residual of the triplets, :func:`~gdtutor.metrics.svd_relative_residual`.
 ``"2020-adam"``
     The same loss with :class:`torch.optim.Adam` (lr 1e-3, weight decay 1e-5), as in the 2020 addendum.
 
-For dense matrices in memory, :func:`torch.linalg.svd` (all triplets) and
-:func:`torch.svd_lowrank` (top :math:`k`, randomized) are faster; the tutorial measures by how much.
+For all the triplets of a dense matrix in memory, :func:`torch.linalg.svd` is faster. For the top
+:math:`k`, Part 3 measures LOBPCG against :func:`torch.svd_lowrank` and :func:`torch.lobpcg` at
+equal accuracy.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,7 +54,10 @@ from gdtutor.descent import descend
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020
 from gdtutor.metrics import svd_relative_residual
 
-Method = Literal["brockett", "lobpcg", "2020", "2020-adam"]
+Method = Literal["lobpcg", "brockett", "orthogonal-iteration", "2020", "2020-adam"]
+#: ``callback(evaluations, S, V)``: the work so far, and the current estimates of the singular
+#: values ``(..., k)`` and right singular vectors ``(..., n, k)``.
+Callback = Callable[[int, Tensor, Tensor], None]
 _PATIENCE = 50  # steps without progress that mark the rounding floor (momentum makes it oscillate)
 _PAIR_SWEEPS = 4  # closing sweeps of exact rotations on neighbouring pairs (see pair_sweeps)
 _ESTIMATE_ITERATIONS = 20  # power iterations of largest_singular_value_estimate
@@ -73,14 +83,15 @@ class SVDResult:
         The method used.
     losses
         The loss at every iterate (float64): minus Brockett's cost, the 2020 penalty loss, or
-        for LOBPCG the largest residual of the first ``k`` triplets.
+        for LOBPCG and orthogonal iteration the largest residual of the ``k`` triplets.
     steps
         Iterations taken.
     evaluations
         All the work, in products of :math:`A` or :math:`A^\top` with a block of vectors (or, for
         the 2020 schemes, which never multiply by :math:`A`, products of the same size): warm
         start, power iterations, loss-and-gradient evaluations, ``tol`` checks, closing sweeps,
-        and two for the final :attr:`residual`.
+        Rayleigh–Ritz steps, and two for the final :attr:`residual`. Blocks have ``k`` columns,
+        except LOBPCG's: up to three times its block size (see :func:`_lobpcg`).
     converged
         Whether every matrix met the stopping rule (not just the step budget exhausted).
     reason
@@ -119,9 +130,15 @@ def orthonormal_factor(x: Tensor) -> Tensor:
 
     Fixing the signs makes the factor unique and continuous in ``x``: the QR retraction.
     """
+    return _qr_nonnegative(x)[0]
+
+
+def _qr_nonnegative(x: Tensor) -> tuple[Tensor, Tensor]:
+    r"""The thin QR decomposition with :math:`\operatorname{diag}(R) \ge 0`."""
     q, r = torch.linalg.qr(x)
     signs = torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))
-    return q * torch.where(signs == 0, torch.ones_like(signs), signs).unsqueeze(-2)
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return q * signs.unsqueeze(-2), r * signs.unsqueeze(-1)
 
 
 def tangent_projection(x: Tensor, g: Tensor) -> Tensor:
@@ -214,7 +231,7 @@ def sign_convention(u: Tensor, vh: Tensor) -> tuple[Tensor, Tensor]:
 def svd(
     a: object,
     k: int | None = None,
-    method: Method = "brockett",
+    method: Method = "lobpcg",
     *,
     tol: float | None = None,
     **options: Any,
@@ -230,14 +247,15 @@ def svd(
     k
         How many singular triplets: ``None`` for all ``min(m, n)`` of the thin SVD.
     method
-        ``"brockett"`` (default), ``"lobpcg"``, ``"2020"`` or ``"2020-adam"``; see
-        :mod:`gdtutor.decomposition`.
+        ``"lobpcg"`` (default), ``"brockett"``, ``"orthogonal-iteration"``, ``"2020"`` or
+        ``"2020-adam"``; see :mod:`gdtutor.decomposition`.
     tol
         Stop once every matrix's relative residual of the triplets,
         :math:`\max_i (\|Av_i - \sigma_i u_i\|^2 + \|A^\top u_i - \sigma_i v_i\|^2)^{1/2}/\sigma_1`
         (:func:`~gdtutor.metrics.svd_relative_residual`), is at most ``tol``, whatever the method;
-        checking it costs two products with :math:`A` a step. ``None`` runs ``"brockett"`` to its
-        rounding floor and the 2020 schemes for their step budget.
+        checking it costs ``"brockett"`` two products with :math:`A` a step (the others track it
+        for free). ``None`` runs the first three methods to their rounding floor and the 2020
+        schemes for their step budget.
     **options
         The method's own options, such as ``max_steps``, ``momentum`` or ``warm_start``; each
         method documents its own, with their defaults: ``print(gdtutor.show_options("svd"))``.
@@ -247,8 +265,8 @@ def svd(
     -------
     SVDResult
         Unpacks as ``U, S, Vh`` with ``U`` of shape ``(..., m, k)``, ``S`` ``(..., k)`` and ``Vh``
-        ``(..., k, n)``. For ``"brockett"`` the singular values are non-negative and sorted, and
-        the signs follow :func:`~gdtutor.decomposition.sign_convention`.
+        ``(..., k, n)``. Except for the 2020 schemes, the singular values are non-negative and
+        sorted, and the signs follow :func:`~gdtutor.decomposition.sign_convention`.
 
     Raises
     ------
@@ -291,9 +309,11 @@ def _result(
     products: int,
     converged: bool,
     reason: str,
+    residual: Tensor | None = None,
 ) -> SVDResult:
-    """Build the result, measuring the final residual (two more products)."""
-    residual = svd_relative_residual(a, u, s, vh).to(torch.float64)
+    """Build the result, measuring the final residual (two more products) unless given."""
+    if residual is None:
+        residual = svd_relative_residual(a, u, s, vh).to(torch.float64)
     each = residual <= tol if tol is not None else torch.full_like(residual, converged, dtype=bool)
     return SVDResult(
         U=u,
@@ -320,6 +340,7 @@ def _brockett(
     warm_start: int = 100,
     seed: int = SEED_2020,
     progress: bool = False,
+    callback: Callback | None = None,
 ) -> SVDResult:
     r"""Riemannian gradient ascent on Brockett's cost, :math:`\operatorname{tr}(U^\top A V N)`.
 
@@ -346,6 +367,9 @@ def _brockett(
         Seed of the random start.
     progress
         Show a progress bar (needs ``tqdm``).
+    callback
+        Called at every iterate as ``callback(evaluations, S, V)`` with
+        :math:`S = \operatorname{diag}(U^\top A V)`.
     """
     m, n = a.shape[-2:]
     k = min(m, n) if k is None else k
@@ -385,11 +409,12 @@ def _brockett(
     optimizer = StiefelSGD([u, v], lr=1.0, momentum=momentum)
     eps = torch.finfo(a.dtype).eps
     floor, stall = 1e3 * eps, math.sqrt(eps)  # scale-free gradient norms (costs divided by σ₁)
-    best_norm, since_best, checks = math.inf, 0, 0
+    best_norm, since_best, checks, evaluated = math.inf, 0, 0, 0
     diagonal = torch.zeros(0)  # diag(UᵀAV) at the latest evaluation, for the tol test
 
     def negative_brockett() -> Tensor:
-        nonlocal diagonal
+        nonlocal diagonal, evaluated
+        evaluated += 1
         values = (u * (a @ v)).sum(dim=-2)
         diagonal = values.detach()
         return -(values * weights * scale).sum()
@@ -414,13 +439,14 @@ def _brockett(
             worst = svd_relative_residual(a, u, diagonal, v.mT).max().item()
         return f"relative residual {worst:.3g} <= tol {tol:.3g}" if worst <= tol else None
 
+    def stop() -> str | None:
+        why = at_floor() if tol is None else within_tol()
+        if callback is not None:  # AV per evaluation, AᵀU per gradient (one fewer so far)
+            callback(products + 2 * evaluated - 1 + 2 * checks, diagonal, v.detach())
+        return why
+
     run = descend(
-        negative_brockett,
-        [u, v],
-        optimizer,
-        max_steps=max_steps,
-        stop=at_floor if tol is None else within_tol,
-        progress=progress,
+        negative_brockett, [u, v], optimizer, max_steps=max_steps, stop=stop, progress=progress
     )
     u, v = pair_sweeps(a, u.detach(), v.detach())
     sweep_products = _PAIR_SWEEPS * (2 if k > 2 else 1) if k > 1 else 0
@@ -505,6 +531,49 @@ def _finish(a: Tensor, u: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor, in
     return u, s, vh, 1
 
 
+class _ResidualStopping:
+    r"""Each matrix's stopping rule for the methods that track their triplets' residuals.
+
+    With ``tol``: the matrix is done once its best residual is at most ``tol``. Without: once
+    every pair is at the rounding floor, or once its best residual, below :math:`\sqrt u`, has
+    not halved for 20 iterations. Keeps each matrix's best iterate.
+    """
+
+    def __init__(self, batch: torch.Size, tol: float | None, dtype: torch.dtype) -> None:
+        self.tol, self.eps = tol, torch.finfo(dtype).eps
+        self.best = torch.full(batch, math.inf, dtype=dtype)
+        self.milestone = self.best.clone()
+        self.since = torch.zeros(batch, dtype=torch.long)
+        self.best_state: tuple[Tensor, ...] = ()
+
+    def update(self, each: Tensor, at_floor: Tensor, state: tuple[Tensor, ...]) -> Tensor:
+        """Record this iterate (``each``: the largest residual per matrix); return who is done."""
+        better = each < self.best
+        self.best = torch.where(better, each, self.best)
+        self.best_state = tuple(
+            torch.where(better.reshape(*better.shape, *(1,) * (s.ndim - better.ndim)), s, old)
+            for s, old in zip(state, self.best_state or state, strict=True)
+        )
+        halved = each < 0.5 * self.milestone
+        self.milestone = torch.where(halved, each, self.milestone)
+        self.since = torch.where(halved, torch.zeros_like(self.since), self.since + 1)
+        if self.tol is not None:
+            return self.best <= self.tol
+        return at_floor | ((self.best <= math.sqrt(self.eps)) & (self.since >= 20))
+
+    def verdict(self, final: Tensor, finished: bool, max_steps: int) -> tuple[bool, str]:
+        """``converged`` and ``reason``, from the residuals of the returned triplets."""
+        worst = final.max().item()
+        if self.tol is not None:
+            if worst <= self.tol:
+                return True, f"relative residual {worst:.3g} <= tol {self.tol:.3g}"
+            why = "in the returned triplets" if finished else f"reached max_steps={max_steps}"
+            return False, f"relative residual {worst:.3g} > tol {self.tol:.3g} ({why})"
+        if finished:
+            return True, f"relative residual {worst:.2g} (rounding floor)"
+        return False, f"reached max_steps={max_steps}; relative residual {worst:.2g}"
+
+
 def _lobpcg(
     a: Tensor,
     k: int | None,
@@ -513,27 +582,34 @@ def _lobpcg(
     max_steps: int = 500,
     guard: int | None = None,
     seed: int = SEED_2020,
+    callback: Callback | None = None,
 ) -> SVDResult:
     r"""LOBPCG (Knyazev 2001) on :math:`A^\top A`, closed by a two-sided Rayleigh–Ritz step on :math:`A`.
 
     Gradient ascent on the block Rayleigh quotient of :math:`B = A^\top A` (of :math:`AA^\top`
     for wide :math:`A`) whose step and momentum are the best possible at every iteration: the
     next block is the top Ritz block of the span of :math:`[X, R, P]`, the current block, its
-    residual (the gradient) and the previous direction, found by a small symmetric eigenproblem.
-    The basis is orthonormalised every iteration (directions that rounding made dependent are
-    dropped), which keeps the method stable. Working on :math:`B` squares the condition number,
-    so the values and vectors are finally read off :math:`A` itself: :math:`AX = QH` (QR), then
-    the SVD of the small :math:`H`.
+    residual :math:`R = BX - X\Theta` (the gradient) and the previous direction, found by a small
+    symmetric eigenproblem. The directions :math:`[R, P]` are orthonormalised against :math:`X`
+    and among themselves twice (directions that rounding made dependent are dropped), which keeps
+    the method stable. Working on :math:`B` squares the condition number, so the values and
+    vectors are finally read off :math:`A` itself: :math:`AX = QH` (QR), then the SVD of the
+    small :math:`H`.
+
+    Each iteration multiplies the whole basis :math:`[X, R, P]` by :math:`B` afresh, in one
+    product with :math:`A` and one with :math:`A^\top` on a block of up to three times the block
+    size: images carried through the Ritz steps instead would drift by rounding and stall the
+    residual unseen.
 
     The residual of the first ``k`` Ritz triplets is tracked in the sense of
     :func:`~gdtutor.metrics.svd_relative_residual`: with :math:`u_i = Av_i/\sigma_i` it is
-    :math:`\|BX_i - \theta_i X_i\| / (\sigma_i \sigma_1)`. Without ``tol``, each matrix of a batch
-    stops at its rounding floor: that residual below :math:`10\,b\,u\,\sigma_1/\sigma_k`, or not
-    halving for 20 iterations once below :math:`\sqrt u`. A converged pair is locked (its residual,
-    rounding noise by then, no longer enters the search space), a finished matrix of a batch stays
-    as it is, and each matrix returns its iterate of smallest residual. Each iteration costs four products: :math:`BR` for the
-    new directions, and :math:`BX` afresh (the images carried through the Ritz steps drift by
-    rounding, which would stall the residual near :math:`10^{-6}` unseen).
+    :math:`\|BX_i - \theta_i X_i\| / (\sigma_i \sigma_1)` (with :math:`\sigma_i` at least
+    :math:`\sqrt u\,\sigma_1`, below which :math:`B` cannot resolve it). A pair is at its
+    rounding floor once :math:`\|BX_i - \theta_i X_i\| \le 10\,b\,u\,\sigma_1^2`; such a pair
+    is locked (its residual, rounding noise, no longer enters the search space), a finished
+    matrix of a batch stays as it is, and each matrix returns its iterate of smallest residual.
+    Without ``tol`` a matrix stops once all its pairs are at the floor (or its residual, below
+    :math:`\sqrt u`, stops halving for 20 iterations).
 
     Parameters
     ----------
@@ -545,7 +621,13 @@ def _lobpcg(
         :math:`b`, not on the gap right after :math:`\sigma_k`.
     seed
         Seed of the random start.
+    callback
+        Called at every iterate as ``callback(evaluations, S, V)``: the products so far and the
+        current estimates of the top ``k`` singular values and right singular vectors (for wide
+        :math:`A`, :math:`V = A^\top X/\sigma`, work that is not counted).
     """
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
     m, n = a.shape[-2:]
     g = a if m >= n else a.mT  # B = gᵀg is the smaller Gram matrix
     q = g.shape[-1]
@@ -565,72 +647,51 @@ def _lobpcg(
     x, bx, theta, _ = _rayleigh_ritz(x, gram(x), size)
     p = None
     history: list[float] = []
-    best_x, best_each = x, torch.full(a.shape[:-2], math.inf, dtype=a.dtype, device=a.device)
-    milestone, since = (
-        best_each.clone(),
-        torch.zeros(a.shape[:-2], dtype=torch.long, device=a.device),
-    )
-    converged, reason, steps = False, f"reached max_steps={max_steps}", max_steps
+    stopping = _ResidualStopping(a.shape[:-2], tol, a.dtype)
+    steps = max_steps
     for step in range(max_steps + 1):
-        if step > 0:  # fresh: the images carried through the Ritz steps drift by rounding
-            bx = gram(x)
-            theta = (x * bx).sum(dim=-2)
         r = bx - x * theta.unsqueeze(-2)
-        # the triplets' residual (gdtutor.metrics.svd_relative_residual) of each Ritz pair:
-        # ‖A v - σ u‖ = 0 for u = A v / σ, and ‖Aᵀu - σ v‖ = ‖R_i‖ / σ_i, over σ_1
+        residual_norms = torch.linalg.vector_norm(r, dim=-2)
         sigma = theta.clamp_min(0).sqrt()
         top = sigma[..., :1].clamp_min(tiny)
-        triplets = torch.linalg.vector_norm(r, dim=-2) / (
-            torch.maximum(sigma, top * math.sqrt(eps)) * top
-        )
-        each = triplets[..., :k].amax(dim=-1)  # per matrix of a batch
-        better = each < best_each
-        best_each = torch.where(better, each, best_each)
-        best_x = torch.where(better[..., None, None], x, best_x)
-        halved = each < 0.5 * milestone  # progress: the residual halved since the last milestone
-        milestone = torch.where(halved, each, milestone)
-        since = torch.where(halved, torch.zeros_like(since), since + 1)
-        worst = each.max().item()
-        history.append(worst)
-        floor = (
-            10 * size * eps * top.squeeze(-1) / sigma[..., k - 1].clamp_min(top.squeeze(-1) * eps)
-        )
-        if tol is not None:
-            done = best_each <= tol
-        else:  # the rounding floor, or no halving for 20 iterations once below √u
-            done = (best_each <= floor) | ((best_each <= math.sqrt(eps)) & (since >= 20))
-        if done.all():
-            converged, steps = True, step
-            best = best_each.max().item()
-            reason = (
-                f"relative residual {best:.3g} <= tol {tol:.3g}"
-                if tol is not None
-                else f"relative residual {best:.2g} (rounding floor)"
+        # ‖A v - σ u‖ = 0 for u = A v / σ, and ‖Aᵀu - σ v‖ = ‖R_i‖ / σ_i, over σ_1
+        triplets = residual_norms / (torch.maximum(sigma, top * math.sqrt(eps)) * top)
+        at_floor = residual_norms <= 10 * size * eps * top.square()
+        each = triplets[..., :k].amax(dim=-1)
+        done = stopping.update(each, at_floor[..., :k].all(dim=-1), (x,))
+        history.append(each.max().item())
+        if callback is not None:
+            right = x[..., :k] if m >= n else a.mT @ x[..., :k]
+            callback(
+                products,
+                sigma[..., :k],
+                right / torch.linalg.vector_norm(right, dim=-2, keepdim=True).clamp_min(tiny),
             )
+        finished = bool(done.all())
+        if finished or step == max_steps:
+            steps = step
             break
-        if step == max_steps:
-            break
-        # Soft locking: a converged pair's residual is rounding noise that would disturb the
-        # pairs that are done, and a matrix of a batch that is done stays as it is.
-        active = ((triplets > floor.unsqueeze(-1)) & ~done.unsqueeze(-1)).unsqueeze(-2)
-        directions = [torch.where(active, r, torch.zeros_like(r))]
+        # Soft locking: a pair at its floor or well within tol, or any pair of a matrix that is
+        # done, adds no directions; columns locked in every matrix of a batch are dropped.
+        locked = at_floor | (triplets <= 0.1 * tol if tol is not None else at_floor)
+        active = (~locked & ~done.unsqueeze(-1)).unsqueeze(-2)
+        keep = active.reshape(-1, size).any(dim=0)
+        directions = [torch.where(active, r, torch.zeros_like(r))[..., keep]]
         if p is not None:
-            directions.append(torch.where(active, p, torch.zeros_like(p)))
+            directions.append(torch.where(active, p, torch.zeros_like(p))[..., keep])
         search = torch.cat(directions, dim=-1)
-        # Orthonormal and orthogonal to X. Once nearly converged, W and P are nearly dependent
+        # Orthonormal and orthogonal to X. Once nearly converged, R and P are nearly dependent
         # and one pass amplifies rounding by 1/√λ of the directions kept; a second pass restores
         # orthogonality to working precision ("twice is enough").
         for _ in range(2):
             search = search - x @ (x.mT @ search)
             search = search @ _orthonormalizer(search)
-        search_images = gram(search)
         basis = torch.cat([x, search], dim=-1)
-        images = torch.cat([bx, search_images], dim=-1)
-        _, _, theta, ritz = _rayleigh_ritz(basis, images, size)
-        x = basis @ ritz
-        # the new direction: the part of the step outside span(X)
-        p = search @ ritz[..., size:, :]
-    x = best_x  # each matrix's iterate with the smallest residual
+        x, bx, theta, ritz = _rayleigh_ritz(basis, gram(basis), size)
+        p = search @ ritz[..., size:, :]  # the new direction: the step's part outside span(X)
+    # each matrix's iterate with the smallest residual, made orthonormal to working precision
+    # (the Ritz steps lose a few units of rounding in orthogonality each)
+    x = torch.linalg.qr(stopping.best_state[0]).Q
     gx = g @ x
     products += 1
     q_factor, h = torch.linalg.qr(gx)
@@ -638,10 +699,13 @@ def _lobpcg(
     left, right = q_factor @ u_small[..., :k], x @ vh_small.mT[..., :k]
     u, v = (left, right) if m >= n else (right, left)
     u, vh = sign_convention(u, v.mT)
+    s = s[..., :k]
+    final = svd_relative_residual(a, u, s, vh).to(torch.float64)
+    converged, reason = stopping.verdict(final, finished, max_steps)
     return _result(
         a,
         u,
-        s[..., :k],
+        s,
         vh,
         method="lobpcg",
         tol=tol,
@@ -650,6 +714,91 @@ def _lobpcg(
         products=products,
         converged=converged,
         reason=reason,
+        residual=final,
+    )
+
+
+def _orthogonal_iteration(
+    a: Tensor,
+    k: int | None,
+    *,
+    tol: float | None,
+    max_steps: int = 5000,
+    seed: int = SEED_2020,
+    callback: Callback | None = None,
+) -> SVDResult:
+    r"""Orthogonal iteration: :math:`U \leftarrow \operatorname{qf}(AV)`, :math:`V \leftarrow \operatorname{qf}(A^\top U)`.
+
+    Block power iteration on both sides, the "infinitely long step" of gradient ascent on
+    Brockett's cost; no Rayleigh–Ritz step. With :math:`A^\top U = VR` and
+    :math:`\operatorname{diag}(R) \ge 0`, the estimates are :math:`\sigma_i = r_{ii} = u_i^\top A
+    v_i`; the pairs converge in order, each at the rate :math:`\sigma_{i+1}/\sigma_i` per step.
+    The residual costs no extra product: :math:`\|A^\top u_i - \sigma_i v_i\|` is the norm of
+    :math:`R`'s off-diagonal column :math:`i`, and :math:`\|Av_i - \sigma_i u_i\|` comes with the
+    next step's :math:`AV`. Stops as :func:`_lobpcg` does (two products a step).
+
+    Parameters
+    ----------
+    max_steps
+        The step budget.
+    seed
+        Seed of the random start.
+    callback
+        Called at every iterate as ``callback(evaluations, S, V)``.
+    """
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
+    m, n = a.shape[-2:]
+    k = min(m, n) if k is None else k
+    tiny, eps = torch.finfo(a.dtype).tiny, torch.finfo(a.dtype).eps
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.randn(*a.shape[:-2], n, k, generator=generator, dtype=a.dtype)
+    v = orthonormal_factor(start.to(a.device))
+    u = s = left_residual = torch.zeros(0)
+    stopping = _ResidualStopping(a.shape[:-2], tol, a.dtype)
+    history: list[float] = []
+    products, steps, finished = 0, max_steps, False
+    for step in range(max_steps + 2):
+        av = a @ v
+        products += 1
+        if step > 0:  # the residual of the previous triplets (u, s, v)
+            residual_norms = torch.sqrt(
+                torch.linalg.vector_norm(av - u * s.unsqueeze(-2), dim=-2).square()
+                + left_residual.square()
+            )
+            top = s[..., :1].clamp_min(tiny)
+            each = (residual_norms / top).amax(dim=-1)
+            at_floor = (residual_norms <= 10 * k * eps * top).all(dim=-1)
+            done = stopping.update(each, at_floor, (u, s, v))
+            history.append(each.max().item())
+            if callback is not None:
+                callback(products, s, v)
+            finished = bool(done.all())
+            if finished or step > max_steps:
+                steps = step - 1
+                break
+        u, _ = _qr_nonnegative(av)
+        v, r = _qr_nonnegative(a.mT @ u)
+        products += 1
+        s = torch.diagonal(r, dim1=-2, dim2=-1)
+        left_residual = torch.linalg.vector_norm(torch.triu(r, diagonal=1), dim=-2)
+    u, s, v = stopping.best_state
+    u, vh = sign_convention(u, v.mT)
+    final = svd_relative_residual(a, u, s, vh).to(torch.float64)
+    converged, reason = stopping.verdict(final, finished, max_steps)
+    return _result(
+        a,
+        u,
+        s,
+        vh,
+        method="orthogonal-iteration",
+        tol=tol,
+        losses=torch.tensor(history, dtype=torch.float64),
+        steps=steps,
+        products=products,
+        converged=converged,
+        reason=reason,
+        residual=final,
     )
 
 
@@ -925,8 +1074,9 @@ def _scheme_2020_adam(
 METHODS = MethodTable(
     "svd",
     {
-        "brockett": _brockett,
         "lobpcg": _lobpcg,
+        "brockett": _brockett,
+        "orthogonal-iteration": _orthogonal_iteration,
         "2020": _scheme_2020,
         "2020-adam": _scheme_2020_adam,
     },

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -38,9 +39,10 @@ def check_against_torch(a, result, dtype=torch.float64, tol_factor=200):
 
 @pytest.mark.parametrize("shape", [(6, 4), (5, 5), (4, 7), (1, 3), (3, 1)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_brockett_matches_torch_on_random_matrices(shape, dtype):
+@pytest.mark.parametrize("method", ["lobpcg", "brockett"])
+def test_matches_torch_on_random_matrices(shape, dtype, method):
     a = matrices.seeded_rand(*shape, seed=11, dtype=dtype)
-    result = gdtutor.svd(a)
+    result = gdtutor.svd(a, method=method)
     assert result.converged and result.U.dtype == dtype
     u_ref, _ = check_against_torch(a, result, dtype)
     assert metrics.reconstruction_error(a, *result) < 100 * EPS[dtype]
@@ -51,10 +53,11 @@ def test_brockett_matches_torch_on_random_matrices(shape, dtype):
 
 @pytest.mark.parametrize("kind", ["geometric", "repeated", "rank-deficient"])
 @pytest.mark.parametrize("shape", [(12, 8), (8, 12), (9, 9)])
-def test_brockett_on_hard_spectra(kind, shape):
+@pytest.mark.parametrize("method", ["lobpcg", "brockett"])
+def test_hard_spectra(kind, shape, method):
     s = spectrum(kind, min(shape))
     a = matrices.with_singular_values(s, shape=shape, seed=3)
-    result = gdtutor.svd(a)
+    result = gdtutor.svd(a, method=method)
     assert result.converged
     check_against_torch(a, result)
     assert metrics.reconstruction_error(a, *result) < 100 * EPS[torch.float64]
@@ -64,11 +67,11 @@ def test_brockett_on_hard_spectra(kind, shape):
 
 
 @pytest.mark.parametrize("shape", [(12, 8), (9, 9)])
-def test_close_singular_values_converge_slowly_but_values_first(shape):
+def test_brockett_close_singular_values_converge_slowly_but_values_first(shape):
     # gaps of 1e-3 at the top: the ascent's rate is set by absolute gaps, so the vectors lag,
     # but singular values are second order in the vector error
     a = matrices.with_singular_values(spectrum("clustered", min(shape)), shape=shape, seed=3)
-    result = gdtutor.svd(a, max_steps=3000)
+    result = gdtutor.svd(a, method="brockett", max_steps=3000)
     reference = torch.linalg.svd(a)
     assert not result.converged
     assert metrics.singular_value_error(result.S, reference.S) < 1e-9
@@ -77,9 +80,11 @@ def test_close_singular_values_converge_slowly_but_values_first(shape):
     assert vector_error > 1e3 * metrics.singular_value_error(result.S, reference.S)
 
 
-def test_top_k_of_a_larger_matrix():
+@pytest.mark.parametrize("method", ["lobpcg", "brockett", "orthogonal-iteration"])
+def test_top_k_of_a_larger_matrix(method):
     a = matrices.with_singular_values(matrices.geometric_spectrum(60, 1e6), shape=(120, 60), seed=5)
-    result = gdtutor.svd(a, k=5)
+    result = gdtutor.svd(a, k=5, method=method)
+    assert result.converged
     assert result.U.shape == (120, 5) and result.S.shape == (5,) and result.Vh.shape == (5, 60)
     check_against_torch(a, result)
 
@@ -103,7 +108,22 @@ def test_batches_keep_their_shape_and_match_each_matrix():
 )
 def test_brockett_property(m, n, seed):
     a = torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    result = gdtutor.svd(a, max_steps=20_000)
+    result = gdtutor.svd(a, method="brockett", max_steps=20_000)
+    check_against_torch(a, result)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(min_value=1, max_value=60),
+    n=st.integers(min_value=1, max_value=60),
+    k=st.integers(min_value=1, max_value=8),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_lobpcg_property(m, n, k, seed):
+    # the default method on any shape and k: to the rounding floor, values normwise-stable
+    a = torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    result = gdtutor.svd(a, min(k, m, n))
+    assert result.converged and (result.residual < 1e3 * EPS[torch.float64]).all()
     check_against_torch(a, result)
 
 
@@ -252,6 +272,7 @@ def test_input_that_requires_grad_is_accepted():
     [
         ("brockett", {"warm_start": 0}, 1e-9),
         ("lobpcg", {}, 1e-9),
+        ("orthogonal-iteration", {}, 1e-9),
         ("2020", {}, 3e-2),
         ("2020-adam", {}, 3e-2),
     ],
@@ -283,13 +304,15 @@ def test_svd_relative_residual_vanishes_at_singular_triplets_only():
 
 def test_brockett_evaluations_count_the_warm_start_and_every_product():
     a = matrices.seeded_rand(6, 4, seed=3, dtype=torch.float64)
-    cold = gdtutor.svd(a, warm_start=0, max_steps=10)
-    warm = gdtutor.svd(a, warm_start=5, max_steps=10)
+    cold = gdtutor.svd(a, method="brockett", warm_start=0, max_steps=10)
+    warm = gdtutor.svd(a, method="brockett", warm_start=5, max_steps=10)
     assert warm.evaluations - cold.evaluations == 2 * 5  # AV and AᵀU per warm-start step
     # 41 for the σ₁ estimate, AV per evaluation, AᵀU per gradient, 4 sweeps of 2 halves,
     # 1 to read off S and 2 for the final residual
     assert cold.evaluations == 41 + (cold.steps + 1) + cold.steps + 8 + 1 + 2
-    checked = gdtutor.svd(a, warm_start=0, max_steps=10, tol=1e-30)  # 2 more per tol check
+    checked = gdtutor.svd(
+        a, method="brockett", warm_start=0, max_steps=10, tol=1e-30
+    )  # 2 more per tol check
     assert checked.evaluations == cold.evaluations + 2 * (checked.steps + 1)
 
 
@@ -334,8 +357,8 @@ def test_lobpcg_on_a_large_flat_spectrum_counts_its_products():
     assert result.converged
     assert metrics.singular_value_error(result.S, reference.S[:10]) < 100 * EPS[torch.float64]
     assert metrics.largest_principal_angle(result.U, reference.U[:, :10]) < 1e-10
-    # 2 for the start, 4 an iteration (BR, and BX afresh), 1 for AX at the end, 2 for the residual
-    assert result.evaluations == 2 + 4 * result.steps + 1 + 2
+    # 2 for the start, 2 an iteration (B[X, R, P]), 1 for AX at the end, 2 for the residual
+    assert result.evaluations == 2 + 2 * result.steps + 1 + 2
 
 
 def test_lobpcg_full_thin_svd_is_one_rayleigh_ritz_step():
@@ -345,3 +368,58 @@ def test_lobpcg_full_thin_svd_is_one_rayleigh_ritz_step():
     result = gdtutor.svd(a, method="lobpcg")
     assert result.steps == 0 and result.converged
     check_against_torch(a, result)
+
+
+def test_lobpcg_is_the_default_and_reports_true_statements():
+    a = matrices.with_singular_values(matrices.geometric_spectrum(80, 1e4), shape=(200, 80), seed=4)
+    short = gdtutor.svd(a, 5, max_steps=2)
+    assert short.method == "lobpcg" and short.steps == 2
+    assert not short.converged and short.reason.startswith("reached max_steps=2")
+    unmet = gdtutor.svd(a, 5, max_steps=2, tol=1e-12)
+    assert not unmet.converged and "> tol" in unmet.reason and not unmet.converged_each
+    met = gdtutor.svd(a, 5, tol=1e-8)
+    assert met.converged and met.residual <= 1e-8 and f"{met.residual.item():.3g}" in met.reason
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lobpcg_with_k_beyond_the_rank_and_a_dominant_mean(dtype):
+    # rank 3 with k = 6: three zero singular values, whose vectors are any orthonormal completion;
+    # a uniform matrix: σ₁ (its mean) dwarfs the rest
+    low_rank = matrices.with_singular_values(
+        torch.tensor([3.0, 2.0, 1.0] + [0.0] * 37, dtype=torch.float64), shape=(50, 40), seed=2
+    )
+    uniform = torch.rand(300, 100, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for a in (low_rank, uniform):
+        result = gdtutor.svd(a.to(dtype), 6)
+        assert result.converged
+        check_against_torch(a.to(dtype), result, dtype, tol_factor=1e3)
+        assert (result.residual < 1e3 * EPS[dtype]).all()
+
+
+def test_orthogonal_iteration_counts_two_products_a_step():
+    a = matrices.with_singular_values(matrices.geometric_spectrum(30, 1e3), shape=(50, 30), seed=1)
+    result = gdtutor.svd(a, 4, method="orthogonal-iteration")
+    assert result.converged and result.method == "orthogonal-iteration"
+    check_against_torch(a, result)
+    # AV and AᵀU a step, the next step's AV to check the last one, 2 for the final residual
+    assert result.evaluations == 2 * result.steps + 1 + 2 + 2
+    with pytest.raises(ValueError, match="max_steps must be non-negative"):
+        gdtutor.svd(a, method="orthogonal-iteration", max_steps=-1)
+
+
+@pytest.mark.parametrize("method", ["lobpcg", "brockett", "orthogonal-iteration"])
+@pytest.mark.parametrize("shape", [(40, 25), (25, 40)])
+def test_callback_sees_every_iterate_and_the_work_so_far(method, shape):
+    a = matrices.with_singular_values(matrices.geometric_spectrum(25, 1e2), shape=shape, seed=1)
+    seen = []
+    result = gdtutor.svd(
+        a, 3, method=method, callback=lambda work, s, v: seen.append((work, s.clone(), v.clone()))
+    )
+    reference = torch.linalg.svd(a, full_matrices=False)
+    assert len(seen) == result.steps + 1
+    assert all(later[0] > earlier[0] for earlier, later in itertools.pairwise(seen))
+    assert seen[-1][0] < result.evaluations
+    _, s, v = seen[-1]
+    assert s.shape == (3,) and v.shape == (shape[1], 3)
+    assert metrics.singular_value_error(s.abs(), reference.S[:3]) < 1e-8
+    assert metrics.largest_principal_angle(v, reference.Vh[:3].mT) < 1e-6
