@@ -48,7 +48,6 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from gdtutor._methods import MethodTable
-from gdtutor._tensors import identity_like
 from gdtutor._validation import as_float_tensor
 from gdtutor.descent import descend
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020
@@ -844,15 +843,19 @@ def svd_2020(
     tol: float | None = None,
     max_steps: int = 20_000,
     seed: int = SEED_2020,
+    weight_decay: float | None = None,
     progress: bool = False,
 ) -> list[SVDResult]:
     r"""The 2020 penalty scheme on several matrices of any shapes, in one batched run.
 
-    Each matrix is zero-padded to the largest shape and every factor is masked, so each follows
-    exactly the trajectory it would follow alone: the optimizers act entry by entry, masked
-    entries get no gradient, and each loss is averaged over its own entries. One run of batched
+    Each matrix and its factors are zero-padded to the largest shape, so each follows the
+    trajectory it would follow alone: the optimizers act entry by entry, padded entries get zero
+    gradients and stay zero, and each loss is averaged over its own entries. One run of batched
     operations costs about as much as a single small problem, where separate runs would each pay
-    PyTorch's per-operation overhead.
+    PyTorch's per-operation overhead. For the same reason the gradient of the loss is written
+    out (four products of the factors' size and an elementwise diagonal), not taken by autograd,
+    whose bookkeeping would cost more than these tiny products; a test checks it against
+    autograd's. The optimizers are :mod:`torch.optim`'s.
 
     Parameters
     ----------
@@ -868,6 +871,9 @@ def svd_2020(
         Step budget (20,000 in 2020).
     seed
         Seed of each matrix's start :math:`U, d, V` (uniform, drawn in that order).
+    weight_decay
+        Adam's weight decay :math:`\lambda`, one for all or one per matrix: ``None`` for the
+        addendum's 1e-5 (for Adam; SGD had none).
     progress
         Show a progress bar (needs ``tqdm``).
 
@@ -890,12 +896,28 @@ def svd_2020(
     count = len(tensors)
     rows = max(t.shape[0] for t in tensors)
     cols = max(t.shape[1] for t in tensors)
+    if optimizer == "sgd" and weight_decay not in (None, 0):
+        raise ValueError("weight_decay is for optimizer='adam'; the 2020 post's SGD had none.")
+    decay = torch.as_tensor(
+        (1e-5 if optimizer == "adam" else 0.0) if weight_decay is None else weight_decay,
+        dtype=dtype,
+    ).to(device)
+    if decay.ndim > 1 or decay.numel() not in (1, count) or (decay < 0).any():
+        raise ValueError(
+            f"weight_decay must be a non-negative number or one per matrix ({count}); got {weight_decay!r}."
+        )
+    decay = decay.expand(count)
     a = torch.zeros(count, rows, cols, dtype=dtype, device=device)
-    u = torch.zeros(count, rows, cols, dtype=dtype, device=device)
-    d = torch.zeros(count, cols, dtype=dtype, device=device)
-    v = torch.zeros(count, cols, cols, dtype=dtype, device=device)
-    row_mask = torch.zeros(count, rows, 1, dtype=dtype, device=device)
-    col_mask = torch.zeros(count, 1, cols, dtype=dtype, device=device)
+    # U, d and V are views into one flat parameter, so that the optimizer steps one tensor
+    shapes = [(count, rows, cols), (count, cols), (count, cols, cols)]
+    sizes = [math.prod(shape) for shape in shapes]
+    flat = torch.zeros(sum(sizes), dtype=dtype, device=device)
+    flat_gradient = torch.zeros_like(flat)
+    u, d, v = (x.view(shape) for x, shape in zip(flat.split(sizes), shapes, strict=True))
+    grad_u, grad_d, grad_v = (
+        x.view(shape) for x, shape in zip(flat_gradient.split(sizes), shapes, strict=True)
+    )
+    eye = torch.zeros(count, cols, cols, dtype=dtype, device=device)
     for i, t in enumerate(tensors):
         m, n = t.shape
         generator = torch.Generator().manual_seed(seed)
@@ -903,50 +925,59 @@ def svd_2020(
         u[i, :m, :n] = torch.rand(m, n, generator=generator)
         d[i, :n] = torch.rand(n, generator=generator)
         v[i, :n, :n] = torch.rand(n, n, generator=generator)
-        row_mask[i, :m] = 1
-        col_mask[i, :, :n] = 1
-    entries = torch.tensor([t.shape[0] * t.shape[1] for t in tensors], dtype=dtype, device=device)
-    squares = torch.tensor([t.shape[1] ** 2 for t in tensors], dtype=dtype, device=device)
-    eye = identity_like(a, cols) * col_mask  # each matrix's own n × n identity
-    square_mask = col_mask.mT * col_mask
+        eye[i, :n, :n] = torch.eye(n, dtype=dtype, device=device)  # each matrix's own identity
+    # per matrix: 1/(m n) for the fit, 1/(100 n²) for each orthogonality penalty
+    fit = torch.tensor([1 / (t.shape[0] * t.shape[1]) for t in tensors], dtype=dtype).to(device)
+    penalty = torch.tensor([1 / (100 * t.shape[1] ** 2) for t in tensors], dtype=dtype).to(device)
+    # the gradient's coefficients, per matrix
+    fit_2, penalty_4, fit_4 = 2 * fit[:, None, None], 4 * penalty[:, None, None], 4 * fit[:, None]
+    decays = (decay[:, None, None], decay[:, None], decay[:, None, None]) if decay.any() else ()
     latest = torch.zeros(count, dtype=torch.float64)
     checks = 0
-
-    def masked() -> tuple[Tensor, Tensor, Tensor]:
-        return u * row_mask * col_mask, d * col_mask.squeeze(-2), v * square_mask
+    # The residuals E = U S Vᵀ - A, F = UᵀU - I, G = VVᵀ - I at the latest iterate; padded
+    # entries of U, d, V start at zero and their gradients vanish, so they stay zero.
+    s = us = e = f = g = torch.zeros(0)
 
     def penalty_loss() -> Tensor:
-        nonlocal latest
-        um, dm, vm = masked()
-        reconstruction = (um * dm.square().unsqueeze(-2)) @ vm.mT
-        losses = (
-            (reconstruction - a).square().sum(dim=(-2, -1)) / entries
-            + (um.mT @ um - eye).square().sum(dim=(-2, -1)) / squares / 100
-            + (vm @ vm.mT - eye).square().sum(dim=(-2, -1)) / squares / 100
-        )
-        latest = losses.detach()
-        return losses.sum()
+        nonlocal latest, s, us, e, f, g
+        s = d.square().unsqueeze(-2)
+        us = u * s
+        e, f, g = us @ v.mT - a, u.mT @ u - eye, v @ v.mT - eye
+        squares = [torch.linalg.vector_norm(x, dim=(-2, -1)).square() for x in (e, f, g)]
+        latest = fit * squares[0] + penalty * (squares[1] + squares[2])
+        return latest.sum()
+
+    def penalty_gradient() -> tuple[Tensor]:
+        # d/dU = 2 E V S/(mn) + 4 U F/(100 n²), d/dV = 2 Eᵀ U S/(mn) + 4 G V/(100 n²),
+        # d/dd = 4 d ⊙ diag(Uᵀ E V)/(mn); a test checks them against autograd. Weight decay
+        # adds λθ, as torch.optim.Adam's weight_decay does, here with one λ per matrix.
+        ev = e @ v
+        torch.addcmul(penalty_4 * (u @ f), fit_2 * ev, s, out=grad_u)
+        torch.addcmul(penalty_4 * (g @ v), fit_2, e.mT @ us, out=grad_v)
+        torch.mul(fit_4 * d, (u * ev).sum(dim=-2), out=grad_d)
+        for gradient, parameter, rate in zip(
+            (grad_u, grad_d, grad_v), (u, d, v), decays, strict=False
+        ):
+            gradient.addcmul_(rate, parameter)
+        return (flat_gradient,)
 
     def within_tol() -> str | None:
         nonlocal checks
         checks += 1
-        with torch.no_grad():
-            um, dm, vm = masked()
-            worst = svd_relative_residual(a, um, dm.square(), vm.mT).max().item()
+        worst = svd_relative_residual(a, u, d.square(), v.mT).max().item()
         return f"relative residual {worst:.3g} <= tol {tol:.3g}" if worst <= tol else None
 
     options: dict[str, Any] = (
-        {"lr": LR_2020, "momentum": MOMENTUM_2020}
-        if optimizer == "sgd"
-        else {"lr": 1e-3, "weight_decay": 1e-5}
+        {"lr": LR_2020, "momentum": MOMENTUM_2020} if optimizer == "sgd" else {"lr": 1e-3}
     )
     run = descend(
         penalty_loss,
-        [u, d, v],
+        [flat],
         optimizer,
         max_steps=max_steps,
         stop=None if tol is None else within_tol,
         metrics={"per_matrix": lambda: latest},
+        gradient=penalty_gradient,
         progress=progress,
         **options,
     )
@@ -988,6 +1019,7 @@ def _penalty_scheme(
     max_steps: int,
     seed: int,
     progress: bool,
+    weight_decay: float | None = None,
 ) -> SVDResult:
     """:func:`svd_2020` on a batch of one shape, reassembled into one result."""
     m, n = a.shape[-2:]
@@ -1002,6 +1034,7 @@ def _penalty_scheme(
         tol=tol,
         max_steps=max_steps,
         seed=seed,
+        weight_decay=weight_decay,
         progress=progress,
     )
     first = results[0]
@@ -1054,6 +1087,7 @@ def _scheme_2020_adam(
     tol: float | None,
     max_steps: int = 20_000,
     seed: int = SEED_2020,
+    weight_decay: float = 1e-5,
     progress: bool = False,
 ) -> SVDResult:
     """The 2020 penalty scheme with :class:`torch.optim.Adam` (lr 1e-3, weight decay 1e-5), as in its addendum.
@@ -1064,10 +1098,21 @@ def _scheme_2020_adam(
         The step budget (20,000 in 2020).
     seed
         The seed of the uniform random start (314 in 2020).
+    weight_decay
+        Adam's weight decay (1e-5 in 2020); it biases the minimiser, 0 removes that bias.
     progress
         Show a progress bar (needs ``tqdm``).
     """
-    return _penalty_scheme(a, k, "adam", tol=tol, max_steps=max_steps, seed=seed, progress=progress)
+    return _penalty_scheme(
+        a,
+        k,
+        "adam",
+        tol=tol,
+        max_steps=max_steps,
+        seed=seed,
+        progress=progress,
+        weight_decay=weight_decay,
+    )
 
 
 # The methods of svd(), each with its own options: gdtutor.show_options("svd").

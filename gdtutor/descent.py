@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +150,7 @@ def descend(
     stop: Callable[[], str | None] | None = None,
     blowup: float = 1e6,
     safe_lr: Callable[[], float] | None = None,
+    gradient: Callable[[], Sequence[Tensor]] | None = None,
     progress: bool = False,
     **optimizer_options: Any,
 ) -> DescentResult:
@@ -185,6 +186,11 @@ def descend(
     safe_lr
         Computes a learning rate that is stable for this problem, quoted in the divergence error.
         Called only if the run diverges.
+    gradient
+        The gradient of the loss with respect to ``params`` written out by hand, instead of
+        autograd's: called right after ``loss_fn`` at the same iterate (so it may reuse what
+        ``loss_fn`` computed), which then runs without building a graph. Worth it where a step
+        is a few small operations and autograd's bookkeeping would dominate.
     progress
         Show a progress bar (needs ``tqdm``); off by default and in the docs.
 
@@ -204,7 +210,7 @@ def descend(
     """
     if max_steps < 0:
         raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
-    tensors = [p.requires_grad_(True) for p in params]
+    tensors = list(params) if gradient is not None else [p.requires_grad_(True) for p in params]
     opt = make_optimizer(optimizer, tensors, **optimizer_options)
     lr_schedule = scheduler(opt) if scheduler is not None else None
     needs_closure = isinstance(opt, torch.optim.LBFGS)
@@ -216,14 +222,24 @@ def descend(
     def evaluate() -> Tensor:
         nonlocal evaluations
         evaluations += 1
-        return loss_fn()
+        if gradient is None:
+            return loss_fn()
+        with torch.no_grad():
+            return loss_fn()
+
+    def differentiate(loss: Tensor) -> None:
+        nonlocal gradients
+        gradients += 1
+        if gradient is None:
+            loss.backward()
+            return
+        for p, g in zip(tensors, gradient(), strict=True):
+            p.grad = g
 
     def closure() -> Tensor:
-        nonlocal gradients
         opt.zero_grad(set_to_none=True)
         loss = evaluate()
-        loss.backward()
-        gradients += 1
+        differentiate(loss)
         return loss
 
     bar = _progress_bar(max_steps) if progress else None
@@ -239,8 +255,11 @@ def descend(
         losses.append(value)
         for name, recorder in recorders.items():
             with torch.no_grad():
+                value_now = recorder()
                 recorded[name].append(
-                    torch.as_tensor(recorder(), dtype=torch.float64).detach().cpu().clone()
+                    value_now.detach().clone()
+                    if isinstance(value_now, Tensor)
+                    else torch.tensor(value_now, dtype=torch.float64)
                 )
         if step == 0:
             limit = blowup * max(value, torch.finfo(torch.float64).tiny)
@@ -257,8 +276,7 @@ def descend(
         if needs_closure:
             opt.step(closure)
         else:
-            loss.backward()
-            gradients += 1
+            differentiate(loss)
             opt.step()
         if lr_schedule is not None:
             lr_schedule.step()
@@ -274,7 +292,10 @@ def descend(
         gradients=gradients,
         converged=converged,
         reason=reason,
-        metrics={name: torch.stack(values) for name, values in recorded.items()},
+        metrics={
+            name: torch.stack(values).to(device="cpu", dtype=torch.float64)
+            for name, values in recorded.items()
+        },
     )
 
 

@@ -423,3 +423,48 @@ def test_callback_sees_every_iterate_and_the_work_so_far(method, shape):
     assert s.shape == (3,) and v.shape == (shape[1], 3)
     assert metrics.singular_value_error(s.abs(), reference.S[:3]) < 1e-8
     assert metrics.largest_principal_angle(v, reference.Vh[:3].mT) < 1e-6
+
+
+def test_2020_gradient_written_out_equals_autograds():
+    # one heavy-ball step from the same start with the written-out gradient and with autograd:
+    # the same update, to float64 rounding, on matrices of several shapes (padded in one batch)
+    shapes = [(5, 4), (3, 3), (2, 4)]
+    mats = [
+        torch.rand(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
+        for i, shape in enumerate(shapes)
+    ]
+    one_step = svd_2020(mats, max_steps=1)
+    for a, result in zip(mats, one_step, strict=True):
+        m, n = a.shape
+        generator = torch.Generator().manual_seed(decomposition.SEED_2020)
+        # drawn in float32, as the 2020 scheme does, then converted
+        u = torch.rand(m, n, generator=generator).double().requires_grad_()
+        d = torch.rand(n, generator=generator).double().requires_grad_()
+        v = torch.rand(n, n, generator=generator).double().requires_grad_()
+        eye = torch.eye(n, dtype=torch.float64)
+        loss = (
+            ((u * d.square()) @ v.mT - a).square().mean()
+            + (u.mT @ u - eye).square().mean() / 100
+            + (v @ v.mT - eye).square().mean() / 100
+        )
+        loss.backward()
+        with torch.no_grad():
+            u, d, v = (x - decomposition.LR_2020 * x.grad for x in (u, d, v))
+        s, order = torch.sort(d.square(), descending=True)
+        torch.testing.assert_close(result.S, s, rtol=0, atol=1e-14)
+        torch.testing.assert_close(result.U, u[:, order], rtol=0, atol=1e-14)
+        torch.testing.assert_close(result.losses[0].item(), loss.item(), rtol=1e-14, atol=0)
+
+
+def test_2020_adam_weight_decay_per_matrix_equals_separate_runs():
+    a = matrices.seeded_rand(5, 4, seed=314, dtype=torch.float64)
+    together = svd_2020([a, a], optimizer="adam", weight_decay=[1e-5, 0.0], max_steps=200)
+    with_decay = svd_2020([a], optimizer="adam", max_steps=200)[0]
+    without = gdtutor.svd(a, method="2020-adam", weight_decay=0.0, max_steps=200)
+    torch.testing.assert_close(together[0].S, with_decay.S, rtol=0, atol=1e-15)
+    torch.testing.assert_close(together[1].S, without.S, rtol=0, atol=1e-15)
+    assert not torch.equal(with_decay.S, without.S)
+    with pytest.raises(ValueError, match="weight_decay is for optimizer='adam'"):
+        svd_2020([a], weight_decay=1e-5)
+    with pytest.raises(ValueError, match="one per matrix"):
+        svd_2020([a], optimizer="adam", weight_decay=[1e-5, 0.0])
