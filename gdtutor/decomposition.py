@@ -39,6 +39,7 @@ equal accuracy.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,8 +49,9 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from gdtutor._methods import MethodTable
+from gdtutor._tensors import identity_like
 from gdtutor._validation import as_float_tensor
-from gdtutor.descent import descend
+from gdtutor.descent import DivergenceError, _progress_bar, descend
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020
 from gdtutor.metrics import svd_relative_residual
 
@@ -62,6 +64,7 @@ _PAIR_SWEEPS = 4  # closing sweeps of exact rotations on neighbouring pairs (see
 _ESTIMATE_ITERATIONS = 20  # power iterations of largest_singular_value_estimate
 # The 2020 penalty's products of A's size per evaluation: U S Vᵀ, UᵀU, VVᵀ; its gradient four more.
 _PENALTY_PRODUCTS, _PENALTY_GRADIENT_PRODUCTS = 3, 4
+_ADAM_LR, _ADAM_BETAS, _ADAM_EPS = 1e-3, (0.9, 0.999), 1e-8  # the addendum's Adam, torch's defaults
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -122,6 +125,46 @@ class SVDResult:
 
     def __getitem__(self, index: int | slice) -> Any:
         return (self.U, self.S, self.Vh)[index]
+
+
+class IterateHistory:
+    """A ``callback`` for :func:`svd` that keeps every iterate, to measure its errors afterwards.
+
+    ``gdtutor.svd(A, k, method=..., callback=history)``, then :meth:`errors`. It also records
+    the time at each iterate, less the time spent in the callback itself.
+    """
+
+    def __init__(self) -> None:
+        self.evaluations: list[int] = []
+        self.seconds: list[float] = []
+        self._values: list[Tensor] = []
+        self._vectors: list[Tensor] = []
+        self._start, self._overhead = time.perf_counter(), 0.0
+
+    def __call__(self, evaluations: int, s: Tensor, v: Tensor) -> None:  # noqa: D102
+        now = time.perf_counter()
+        self.seconds.append(now - self._start - self._overhead)
+        self.evaluations.append(evaluations)
+        self._values.append(s.detach().clone())
+        self._vectors.append(v.detach().clone())
+        self._overhead += time.perf_counter() - now
+
+    def errors(self, s_reference: Tensor, v_reference: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Each iterate's value error and vector error against reference triplets.
+
+        The value error is :math:`\max_i |s_i - \sigma_i| / \sigma_1`; the vector error is the
+        largest angle between an estimate :math:`v_i` and the reference :math:`\bar v_i` (in
+        radians, from :math:`\sin\theta_i = \|v_i - \bar v_i \bar v_i^\top v_i\|`, accurate for
+        tiny angles). Distinct singular values are needed for single vectors to be determined.
+        Both are float64 tensors, one entry per iterate.
+        """
+        values, vectors = torch.stack(self._values), torch.stack(self._vectors)
+        k = values.shape[-1]
+        reference = v_reference[..., :k].to(vectors.dtype)
+        value_errors = (values - s_reference[..., :k]).abs().amax(dim=-1) / s_reference[..., :1]
+        outside = vectors - reference * (reference * vectors).sum(dim=-2, keepdim=True)
+        sines = torch.linalg.vector_norm(outside, dim=-2).amax(dim=-1).clamp(max=1.0)
+        return value_errors.double(), torch.asin(sines).double()
 
 
 def orthonormal_factor(x: Tensor) -> Tensor:
@@ -836,33 +879,56 @@ def _rayleigh_ritz(
     return basis @ top, images @ top, values[..., -size:].flip(-1), top
 
 
+def penalty_loss_2020(a: Tensor, u: Tensor, d: Tensor, v: Tensor) -> Tensor:
+    r"""The 2020 scheme's loss, per matrix of a batch, differentiable by autograd.
+
+    .. math:: \mathrm{MSE}(U \operatorname{diag}(d^2) V^\top, A) + \tfrac{1}{100}\,\mathrm{MSE}(U^\top U, I)
+        + \tfrac{1}{100}\,\mathrm{MSE}(V V^\top, I)
+
+    with :math:`U` of shape ``(..., m, n)``, :math:`d` ``(..., n)`` and :math:`V` ``(..., n, n)``.
+    :func:`svd_2020` minimises it with its gradient written out.
+    """
+    eye = identity_like(u, u.shape[-1])
+    fit = ((u * d.square().unsqueeze(-2)) @ v.mT - a).square().mean(dim=(-2, -1))
+    return (
+        fit
+        + (u.mT @ u - eye).square().mean(dim=(-2, -1)) / 100
+        + (v @ v.mT - eye).square().mean(dim=(-2, -1)) / 100
+    )
+
+
 def svd_2020(
     matrices: Sequence[object],
     *,
-    optimizer: Literal["sgd", "adam"] = "sgd",
+    optimizer: Literal["sgd", "adam"] | Sequence[Literal["sgd", "adam"]] = "sgd",
     tol: float | None = None,
     max_steps: int = 20_000,
     seed: int = SEED_2020,
-    weight_decay: float | None = None,
+    weight_decay: float | Sequence[float] | None = None,
     progress: bool = False,
 ) -> list[SVDResult]:
     r"""The 2020 penalty scheme on several matrices of any shapes, in one batched run.
 
     Each matrix and its factors are zero-padded to the largest shape, so each follows the
-    trajectory it would follow alone: the optimizers act entry by entry, padded entries get zero
+    trajectory it would follow alone: the updates act entry by entry, padded entries get zero
     gradients and stay zero, and each loss is averaged over its own entries. One run of batched
     operations costs about as much as a single small problem, where separate runs would each pay
-    PyTorch's per-operation overhead. For the same reason the gradient of the loss is written
-    out (four products of the factors' size and an elementwise diagonal), not taken by autograd,
-    whose bookkeeping would cost more than these tiny products; a test checks it against
-    autograd's. The optimizers are :mod:`torch.optim`'s.
+    PyTorch's per-operation overhead; so each matrix may even have its own optimizer.
+
+    For the same reason the loop is written out: the gradient of
+    :func:`penalty_loss_2020` (four products of the factors' size and an elementwise diagonal)
+    and the updates of :class:`torch.optim.SGD` and :class:`torch.optim.Adam`, whose
+    bookkeeping (autograd's graph, the optimizers' hooks) would cost several times these tiny
+    products. Tests check the trajectories against autograd with the torch optimizers.
 
     Parameters
     ----------
     matrices
-        Matrices of shapes :math:`m_i \times n_i`, converted as by :func:`svd`.
+        Matrices of shapes :math:`m_i \times n_i`, converted as by :func:`svd` (float32 or float64,
+        all the same dtype).
     optimizer
-        ``"sgd"``: heavy-ball 0.9/0.9, the 2020 post; ``"adam"``: lr 1e-3, weight decay 1e-5, its addendum.
+        ``"sgd"``: heavy-ball, step 0.9 and momentum 0.9, the 2020 post; ``"adam"``: Adam with
+        learning rate 1e-3, its addendum. One for all matrices, or one per matrix.
     tol
         Stop once every matrix's relative residual of the triplets
         (:func:`~gdtutor.metrics.svd_relative_residual`, with :math:`\sigma_i = d_i^2`) is at
@@ -872,8 +938,9 @@ def svd_2020(
     seed
         Seed of each matrix's start :math:`U, d, V` (uniform, drawn in that order).
     weight_decay
-        Adam's weight decay :math:`\lambda`, one for all or one per matrix: ``None`` for the
-        addendum's 1e-5 (for Adam; SGD had none).
+        Adam's weight decay :math:`\lambda` (added to the gradient as :math:`\lambda\theta`, as
+        torch's Adam does), one for all or one per matrix: ``None`` for the addendum's 1e-5 on
+        the Adam matrices. SGD had none.
     progress
         Show a progress bar (needs ``tqdm``).
 
@@ -882,6 +949,12 @@ def svd_2020(
     list[SVDResult]
         One result per matrix; ``losses`` is that matrix's own loss history, ``evaluations`` the
         work of the whole batched run.
+
+    Raises
+    ------
+    gdtutor.descent.DivergenceError
+        When the total loss becomes NaN/Inf or grows a millionfold: the fixed steps are too long
+        for these matrices.
     """
     tensors = [as_float_tensor(x, name=f"matrices[{i}]") for i, x in enumerate(matrices)]
     if not tensors:
@@ -890,16 +963,20 @@ def svd_2020(
         raise ValueError(
             "each of matrices must be a single matrix (2 dimensions); pass a batch to svd()."
         )
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
-    dtype, device = tensors[0].dtype, tensors[0].device
     count = len(tensors)
-    rows = max(t.shape[0] for t in tensors)
-    cols = max(t.shape[1] for t in tensors)
-    if optimizer == "sgd" and weight_decay not in (None, 0):
-        raise ValueError("weight_decay is for optimizer='adam'; the 2020 post's SGD had none.")
+    optimizers = [optimizer] * count if isinstance(optimizer, str) else list(optimizer)
+    if len(optimizers) != count or any(name not in ("sgd", "adam") for name in optimizers):
+        raise ValueError(
+            f"optimizer must be 'sgd' or 'adam', or one of them per matrix ({count}); got {optimizer!r}."
+        )
+    dtype, device = tensors[0].dtype, tensors[0].device
+    if any(t.dtype != dtype for t in tensors):
+        raise TypeError("matrices must share one dtype; convert them first, e.g. with .double().")
+    adam = torch.tensor([name == "adam" for name in optimizers], device=device)
     decay = torch.as_tensor(
-        (1e-5 if optimizer == "adam" else 0.0) if weight_decay is None else weight_decay,
+        [1e-5 if name == "adam" else 0.0 for name in optimizers]
+        if weight_decay is None
+        else weight_decay,
         dtype=dtype,
     ).to(device)
     if decay.ndim > 1 or decay.numel() not in (1, count) or (decay < 0).any():
@@ -907,12 +984,15 @@ def svd_2020(
             f"weight_decay must be a non-negative number or one per matrix ({count}); got {weight_decay!r}."
         )
     decay = decay.expand(count)
+    if (decay[~adam] != 0).any():
+        raise ValueError("weight_decay is for optimizer='adam'; the 2020 post's SGD had none.")
+    rows = max(t.shape[0] for t in tensors)
+    cols = max(t.shape[1] for t in tensors)
     a = torch.zeros(count, rows, cols, dtype=dtype, device=device)
-    # U, d and V are views into one flat parameter, so that the optimizer steps one tensor
+    # U, d, V and their gradients are views into flat tensors, which the updates step at once
     shapes = [(count, rows, cols), (count, cols), (count, cols, cols)]
     sizes = [math.prod(shape) for shape in shapes]
-    flat = torch.zeros(sum(sizes), dtype=dtype, device=device)
-    flat_gradient = torch.zeros_like(flat)
+    flat, flat_gradient = torch.zeros(2, sum(sizes), dtype=dtype, device=device)
     u, d, v = (x.view(shape) for x, shape in zip(flat.split(sizes), shapes, strict=True))
     grad_u, grad_d, grad_v = (
         x.view(shape) for x, shape in zip(flat_gradient.split(sizes), shapes, strict=True)
@@ -929,82 +1009,99 @@ def svd_2020(
     # per matrix: 1/(m n) for the fit, 1/(100 n²) for each orthogonality penalty
     fit = torch.tensor([1 / (t.shape[0] * t.shape[1]) for t in tensors], dtype=dtype).to(device)
     penalty = torch.tensor([1 / (100 * t.shape[1] ** 2) for t in tensors], dtype=dtype).to(device)
-    # the gradient's coefficients, per matrix
     fit_2, penalty_4, fit_4 = 2 * fit[:, None, None], 4 * penalty[:, None, None], 4 * fit[:, None]
-    decays = (decay[:, None, None], decay[:, None], decay[:, None, None]) if decay.any() else ()
-    latest = torch.zeros(count, dtype=torch.float64)
+    # each flat entry's matrix: its optimizer and weight decay
+    owner = torch.cat(
+        [torch.arange(count, device=device).repeat_interleave(size // count) for size in sizes]
+    )
+    uses_adam, entry_decay = adam[owner], decay[owner]
+    momentum, first, second = torch.zeros(3, sum(sizes), dtype=dtype, device=device)
+    history: list[Tensor] = []
     checks = 0
-    # The residuals E = U S Vᵀ - A, F = UᵀU - I, G = VVᵀ - I at the latest iterate; padded
-    # entries of U, d, V start at zero and their gradients vanish, so they stay zero.
-    s = us = e = f = g = torch.zeros(0)
-
-    def penalty_loss() -> Tensor:
-        nonlocal latest, s, us, e, f, g
-        s = d.square().unsqueeze(-2)
-        us = u * s
-        e, f, g = us @ v.mT - a, u.mT @ u - eye, v @ v.mT - eye
-        squares = [torch.linalg.vector_norm(x, dim=(-2, -1)).square() for x in (e, f, g)]
-        latest = fit * squares[0] + penalty * (squares[1] + squares[2])
-        return latest.sum()
-
-    def penalty_gradient() -> tuple[Tensor]:
-        # d/dU = 2 E V S/(mn) + 4 U F/(100 n²), d/dV = 2 Eᵀ U S/(mn) + 4 G V/(100 n²),
-        # d/dd = 4 d ⊙ diag(Uᵀ E V)/(mn); a test checks them against autograd. Weight decay
-        # adds λθ, as torch.optim.Adam's weight_decay does, here with one λ per matrix.
-        ev = e @ v
-        torch.addcmul(penalty_4 * (u @ f), fit_2 * ev, s, out=grad_u)
-        torch.addcmul(penalty_4 * (g @ v), fit_2, e.mT @ us, out=grad_v)
-        torch.mul(fit_4 * d, (u * ev).sum(dim=-2), out=grad_d)
-        for gradient, parameter, rate in zip(
-            (grad_u, grad_d, grad_v), (u, d, v), decays, strict=False
-        ):
-            gradient.addcmul_(rate, parameter)
-        return (flat_gradient,)
-
-    def within_tol() -> str | None:
-        nonlocal checks
-        checks += 1
-        worst = svd_relative_residual(a, u, d.square(), v.mT).max().item()
-        return f"relative residual {worst:.3g} <= tol {tol:.3g}" if worst <= tol else None
-
-    options: dict[str, Any] = (
-        {"lr": LR_2020, "momentum": MOMENTUM_2020} if optimizer == "sgd" else {"lr": 1e-3}
-    )
-    run = descend(
-        penalty_loss,
-        [flat],
-        optimizer,
-        max_steps=max_steps,
-        stop=None if tol is None else within_tol,
-        metrics={"per_matrix": lambda: latest},
-        gradient=penalty_gradient,
-        progress=progress,
-        **options,
-    )
-    products = (
-        _PENALTY_PRODUCTS * run.evaluations
-        + _PENALTY_GRADIENT_PRODUCTS * run.gradients
-        + 2 * checks
-    )
-    histories = run.metrics["per_matrix"]
-    method = "2020" if optimizer == "sgd" else "2020-adam"
+    bar = _progress_bar(max_steps) if progress else None
+    converged, reason, steps = False, f"reached max_steps={max_steps}", max_steps
+    with torch.inference_mode():  # no autograd bookkeeping: a tenth or more of each step
+        for step in range(max_steps + 1):
+            # the loss: E = U S Vᵀ - A, F = UᵀU - I, G = VVᵀ - I
+            s = d.square().unsqueeze(-2)
+            us = u * s
+            e, f, g = us @ v.mT - a, u.mT @ u - eye, v @ v.mT - eye
+            squares = [torch.linalg.vector_norm(x, dim=(-2, -1)).square() for x in (e, f, g)]
+            losses = fit * squares[0] + penalty * (squares[1] + squares[2])
+            history.append(losses)
+            total = losses.sum().item()
+            if step == 0:
+                limit = 1e6 * max(total, torch.finfo(torch.float64).tiny)
+            if not total <= limit:  # also true for NaN
+                what = (
+                    "became NaN/Inf"
+                    if not math.isfinite(total)
+                    else f"grew from {history[0].sum().item():.3g} to {total:.3g}"
+                )
+                raise DivergenceError(
+                    f"the loss {what} at step {step}: the fixed steps of the 2020 scheme are too long for these matrices.",
+                    step=step,
+                    loss=total,
+                    safe_lr=None,
+                )
+            if tol is not None:
+                checks += 1
+                worst = svd_relative_residual(a, u, d.square(), v.mT).max().item()
+                if worst <= tol:
+                    converged, reason, steps = (
+                        True,
+                        f"relative residual {worst:.3g} <= tol {tol:.3g}",
+                        step,
+                    )
+                    break
+            if step == max_steps:
+                break
+            # the gradient: d/dU = 2 E V S/(mn) + 4 U F/(100 n²), d/dV = 2 Eᵀ U S/(mn) + 4 G V/(100 n²),
+            # d/dd = 4 d ⊙ diag(Uᵀ E V)/(mn), plus λθ for Adam's weight decay
+            ev = e @ v
+            torch.addcmul(penalty_4 * (u @ f), fit_2 * ev, s, out=grad_u)
+            torch.addcmul(penalty_4 * (g @ v), fit_2, e.mT @ us, out=grad_v)
+            torch.mul(fit_4 * d, (u * ev).sum(dim=-2), out=grad_d)
+            flat_gradient.addcmul_(entry_decay, flat)
+            # torch.optim.SGD (heavy ball: M ← μM + ∇, θ ← θ - ηM) and torch.optim.Adam, per entry
+            momentum.mul_(MOMENTUM_2020).add_(flat_gradient)
+            first.lerp_(flat_gradient, 1 - _ADAM_BETAS[0])
+            second.mul_(_ADAM_BETAS[1]).addcmul_(
+                flat_gradient, flat_gradient, value=1 - _ADAM_BETAS[1]
+            )
+            correction_1, correction_2 = (
+                1 - _ADAM_BETAS[0] ** (step + 1),
+                1 - _ADAM_BETAS[1] ** (step + 1),
+            )
+            adam_step = (
+                first
+                / (second.sqrt() / math.sqrt(correction_2) + _ADAM_EPS)
+                * (_ADAM_LR / correction_1)
+            )
+            flat.sub_(torch.where(uses_adam, adam_step, LR_2020 * momentum))
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    products = _PENALTY_PRODUCTS * (steps + 1) + _PENALTY_GRADIENT_PRODUCTS * steps + 2 * checks
+    histories = torch.stack(history).to(device="cpu", dtype=torch.float64)
     results = []
     for i, t in enumerate(tensors):
         m, n = t.shape
-        s, order = torch.sort(d[i, :n].detach().square(), descending=True)
+        s, order = torch.sort(d[i, :n].square(), descending=True)
         results.append(
             _result(
                 t,
-                u[i, :m, :n].detach()[:, order],
+                u[i, :m, :n][:, order],
                 s,
-                v[i, :n, :n].detach()[:, order].mT,
-                method=method,
+                v[i, :n, :n][:, order].mT,
+                method="2020" if optimizers[i] == "sgd" else "2020-adam",
                 tol=tol,
                 losses=histories[:, i],
-                steps=run.steps,
+                steps=steps,
                 products=products,
-                converged=run.converged,
-                reason=run.reason,
+                converged=converged,
+                reason=reason,
             )
         )
     return results

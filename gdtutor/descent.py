@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,7 +150,6 @@ def descend(
     stop: Callable[[], str | None] | None = None,
     blowup: float = 1e6,
     safe_lr: Callable[[], float] | None = None,
-    gradient: Callable[[], Sequence[Tensor]] | None = None,
     progress: bool = False,
     **optimizer_options: Any,
 ) -> DescentResult:
@@ -186,11 +185,6 @@ def descend(
     safe_lr
         Computes a learning rate that is stable for this problem, quoted in the divergence error.
         Called only if the run diverges.
-    gradient
-        The gradient of the loss with respect to ``params`` written out by hand, instead of
-        autograd's: called right after ``loss_fn`` at the same iterate (so it may reuse what
-        ``loss_fn`` computed), which then runs without building a graph. Worth it where a step
-        is a few small operations and autograd's bookkeeping would dominate.
     progress
         Show a progress bar (needs ``tqdm``); off by default and in the docs.
 
@@ -210,7 +204,7 @@ def descend(
     """
     if max_steps < 0:
         raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
-    tensors = list(params) if gradient is not None else [p.requires_grad_(True) for p in params]
+    tensors = [p.requires_grad_(True) for p in params]
     opt = make_optimizer(optimizer, tensors, **optimizer_options)
     lr_schedule = scheduler(opt) if scheduler is not None else None
     needs_closure = isinstance(opt, torch.optim.LBFGS)
@@ -222,24 +216,14 @@ def descend(
     def evaluate() -> Tensor:
         nonlocal evaluations
         evaluations += 1
-        if gradient is None:
-            return loss_fn()
-        with torch.no_grad():
-            return loss_fn()
-
-    def differentiate(loss: Tensor) -> None:
-        nonlocal gradients
-        gradients += 1
-        if gradient is None:
-            loss.backward()
-            return
-        for p, g in zip(tensors, gradient(), strict=True):
-            p.grad = g
+        return loss_fn()
 
     def closure() -> Tensor:
+        nonlocal gradients
         opt.zero_grad(set_to_none=True)
         loss = evaluate()
-        differentiate(loss)
+        loss.backward()
+        gradients += 1
         return loss
 
     bar = _progress_bar(max_steps) if progress else None
@@ -276,7 +260,8 @@ def descend(
         if needs_closure:
             opt.step(closure)
         else:
-            differentiate(loss)
+            loss.backward()
+            gradients += 1
             opt.step()
         if lr_schedule is not None:
             lr_schedule.step()

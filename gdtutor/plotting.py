@@ -133,6 +133,18 @@ def plot_finite_difference_error(
 Curve = Tensor | tuple[Tensor, Tensor]
 
 
+def _thinned(curve: Curve, points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """A curve's ``(x, y)``, keeping about ``points`` points: a line plot cannot show more.
+
+    Long histories (20,000 steps) otherwise dominate the time to draw a figure.
+    """
+    x, y = curve if isinstance(curve, tuple) else (np.arange(len(curve)), curve)
+    x, y = np.asarray(x), np.asarray(y)
+    stride = max(1, len(y) // points)
+    keep = np.unique(np.r_[np.arange(0, len(y), stride), len(y) - 1]) if len(y) else np.arange(0)
+    return x[keep], y[keep]
+
+
 def plot_histories(
     curves: Mapping[str, Curve],
     *,
@@ -156,7 +168,7 @@ def plot_histories(
     """
     fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     for label, curve in curves.items():
-        x, y = curve if isinstance(curve, tuple) else (range(len(curve)), curve)
+        x, y = _thinned(curve)
         ax.plot(x, y, (styles or {}).get(label, "-"), label=label, markersize=4)
     ax.set_yscale("log")
     if logx:
@@ -164,6 +176,71 @@ def plot_histories(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def plot_panels(
+    panels: Mapping[str, Mapping[str, Curve]],
+    *,
+    xlabel: str,
+    logx: bool = False,
+    styles: Mapping[str, str] | None = None,
+) -> Figure:
+    """Side-by-side log-y panels of the same curves, e.g. value and vector errors against work.
+
+    ``panels`` maps each panel's y label to its curves (as in :func:`plot_histories`); the
+    legend, shown once, names the curves of the first panel.
+    """
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(FIGSIZE[0] * 1.5, FIGSIZE[1]), layout="constrained", sharex=True
+    )
+    for ax, (ylabel, curves) in zip(np.atleast_1d(axes), panels.items(), strict=True):
+        for label, curve in curves.items():
+            x, y = _thinned(curve)
+            ax.plot(x, y, (styles or {}).get(label, "-"), label=label, markersize=4)
+        ax.set_yscale("log")
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    np.atleast_1d(axes)[0].legend(frameon=False, fontsize="small")
+    return fig
+
+
+def plot_stiefel_step(x: Tensor, gradient: Tensor, lr: float) -> Figure:
+    r"""One Riemannian step on the simplest Stiefel manifold, the unit circle in the plane.
+
+    Draws the point :math:`x`, the Euclidean gradient :math:`g`, its tangent projection
+    :math:`g - x\,x^\top g`, the step along it (which leaves the circle) and the retraction
+    back onto the circle (normalisation, the Q factor of a 1-column QR).
+    """
+    x, g = np.asarray(x, dtype=float), np.asarray(gradient, dtype=float)
+    tangent = g - x * (x @ g)
+    stepped = x + lr * tangent
+    retracted = stepped / np.linalg.norm(stepped)
+    fig, ax = plt.subplots(figsize=(FIGSIZE[1] * 1.2, FIGSIZE[1] * 1.2), layout="constrained")
+    angles = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(angles), np.sin(angles), color="0.6", linewidth=1, label="the manifold")
+    arrows = {
+        "gradient g": (x, g, "C0"),
+        "tangent projection": (x, tangent, "C1"),
+        "step x + η·P(g)": (x, stepped - x, "C2"),
+        "retraction": (stepped, retracted - stepped, "C3"),
+    }
+    for label, (origin, direction, color) in arrows.items():
+        ax.annotate(
+            "",
+            xy=origin + direction,
+            xytext=origin,
+            arrowprops={"arrowstyle": "->", "color": color, "linewidth": 1.6},
+        )
+        ax.plot([], [], color=color, label=label)
+    ax.plot(*x, "o", color="k", label="x")
+    ax.plot(*retracted, "o", color="C3", label="new x")
+    ax.set_aspect("equal")
+    ax.set_xlim(-0.3, 1.9)
+    ax.set_ylim(-0.3, 1.6)
+    ax.legend(frameon=False, fontsize="small", loc="lower right")
     return fig
 
 

@@ -72,6 +72,32 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
     return best, result
 
 
+def cheapest_meeting(
+    settings: Sequence[tuple[str, Callable[[], Any]]],
+    meets: Callable[[Any], bool],
+    repeat: int = 3,
+) -> tuple[str, float, Any]:
+    """The first of ``settings`` whose result ``meets`` a target, and its best time.
+
+    ``settings`` are ``(name, compute)`` pairs ordered from cheapest to dearest, e.g. a
+    randomized SVD with more and more power iterations. Each is run once until one meets the
+    target; that one is then timed with :func:`best_time`. This is how methods are compared
+    at equal accuracy. Returns its name, seconds and result.
+
+    Raises
+    ------
+    ValueError
+        When no setting meets the target: extend the list.
+    """
+    for name, compute in settings:
+        if meets(compute()):
+            seconds, result = best_time(compute, repeat)
+            return name, seconds, result
+    raise ValueError(
+        f"none of {[name for name, _ in settings]} meets the target; add dearer settings."
+    )
+
+
 def run_environment() -> dict[str, str]:
     """What produces the numbers: versions, device, threads, commit and date, as text.
 

@@ -425,35 +425,39 @@ def test_callback_sees_every_iterate_and_the_work_so_far(method, shape):
     assert metrics.largest_principal_angle(v, reference.Vh[:3].mT) < 1e-6
 
 
-def test_2020_gradient_written_out_equals_autograds():
-    # one heavy-ball step from the same start with the written-out gradient and with autograd:
-    # the same update, to float64 rounding, on matrices of several shapes (padded in one batch)
-    shapes = [(5, 4), (3, 3), (2, 4)]
-    mats = [
-        torch.rand(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
-        for i, shape in enumerate(shapes)
-    ]
-    one_step = svd_2020(mats, max_steps=1)
-    for a, result in zip(mats, one_step, strict=True):
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_2020_loop_follows_autograd_with_the_torch_optimizers(optimizer):
+    # the written-out gradient and updates against autograd with torch.optim.SGD / Adam, over
+    # 30 steps, on matrices of several shapes padded into one batch, in float64
+    shapes = [(5, 4), (3, 3), (6, 2)]
+    generator = torch.Generator().manual_seed(0)
+    mats = [torch.rand(*shape, dtype=torch.float64, generator=generator) for shape in shapes]
+    batched = svd_2020(mats, optimizer=optimizer, max_steps=30)
+    for a, result in zip(mats, batched, strict=True):
         m, n = a.shape
-        generator = torch.Generator().manual_seed(decomposition.SEED_2020)
+        start = torch.Generator().manual_seed(decomposition.SEED_2020)
         # drawn in float32, as the 2020 scheme does, then converted
-        u = torch.rand(m, n, generator=generator).double().requires_grad_()
-        d = torch.rand(n, generator=generator).double().requires_grad_()
-        v = torch.rand(n, n, generator=generator).double().requires_grad_()
-        eye = torch.eye(n, dtype=torch.float64)
-        loss = (
-            ((u * d.square()) @ v.mT - a).square().mean()
-            + (u.mT @ u - eye).square().mean() / 100
-            + (v @ v.mT - eye).square().mean() / 100
+        u = torch.rand(m, n, generator=start).double().requires_grad_()
+        d = torch.rand(n, generator=start).double().requires_grad_()
+        v = torch.rand(n, n, generator=start).double().requires_grad_()
+        opt = (
+            torch.optim.SGD([u, d, v], lr=0.9, momentum=0.9)
+            if optimizer == "sgd"
+            else torch.optim.Adam([u, d, v], lr=1e-3, weight_decay=1e-5)
         )
-        loss.backward()
-        with torch.no_grad():
-            u, d, v = (x - decomposition.LR_2020 * x.grad for x in (u, d, v))
-        s, order = torch.sort(d.square(), descending=True)
-        torch.testing.assert_close(result.S, s, rtol=0, atol=1e-14)
-        torch.testing.assert_close(result.U, u[:, order], rtol=0, atol=1e-14)
-        torch.testing.assert_close(result.losses[0].item(), loss.item(), rtol=1e-14, atol=0)
+        losses = []
+        for _ in range(30):
+            opt.zero_grad()
+            loss = decomposition.penalty_loss_2020(a, u, d, v)
+            losses.append(loss.item())
+            loss.backward()
+            opt.step()
+        s, order = torch.sort(d.detach().square(), descending=True)
+        torch.testing.assert_close(result.S, s, rtol=0, atol=1e-13)
+        torch.testing.assert_close(result.U, u.detach()[:, order], rtol=0, atol=1e-13)
+        torch.testing.assert_close(
+            result.losses[:30], torch.tensor(losses, dtype=torch.float64), rtol=1e-12, atol=0
+        )
 
 
 def test_2020_adam_weight_decay_per_matrix_equals_separate_runs():
@@ -468,3 +472,21 @@ def test_2020_adam_weight_decay_per_matrix_equals_separate_runs():
         svd_2020([a], weight_decay=1e-5)
     with pytest.raises(ValueError, match="one per matrix"):
         svd_2020([a], optimizer="adam", weight_decay=[1e-5, 0.0])
+
+
+def test_2020_one_optimizer_per_matrix_and_divergence():
+    a = matrices.seeded_rand(5, 4, seed=314)
+    mixed = svd_2020([a, a], optimizer=["sgd", "adam"], max_steps=100)
+    alone = [svd_2020([a], optimizer=name, max_steps=100)[0] for name in ("sgd", "adam")]
+    for together, single in zip(mixed, alone, strict=True):
+        torch.testing.assert_close(together.S, single.S, rtol=0, atol=0)
+        assert together.method == single.method
+    with pytest.raises(ValueError, match="one of them per matrix"):
+        svd_2020([a, a], optimizer=["sgd"])
+    with pytest.raises(TypeError, match="share one dtype"):
+        svd_2020([a, a.double()])
+    large = matrices.with_singular_values(
+        matrices.geometric_spectrum(60, 1e3), shape=(150, 60), seed=1
+    )
+    with pytest.raises(gdtutor.descent.DivergenceError, match="at step"):
+        svd_2020([large])

@@ -133,25 +133,3 @@ def test_tensor_metrics_are_stacked():
     torch.testing.assert_close(
         result.metrics["x"][:, 0], torch.tensor([0.0, 0.5, 0.75], dtype=torch.float64)
     )
-
-
-def test_a_gradient_written_out_replaces_autograd():
-    # least squares: the same iterates with autograd and with the gradient Aᵀ(Ax - b) by hand
-    a = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
-    b = torch.tensor([1.0, -1.0], dtype=torch.float64)
-    runs = []
-    for by_hand in (False, True):
-        x = torch.zeros(2, dtype=torch.float64)
-        gradient = (lambda x=x: [a.mT @ (a @ x - b)]) if by_hand else None
-        runs.append(
-            descend(
-                lambda x=x: 0.5 * (a @ x - b).square().sum(),
-                [x],
-                "sgd",
-                lr=0.05,
-                max_steps=50,
-                gradient=gradient,
-            )
-        )
-    torch.testing.assert_close(runs[1].losses, runs[0].losses, rtol=1e-15, atol=0)
-    assert not runs[1].params[0].requires_grad and runs[1].gradients == runs[0].gradients == 50
