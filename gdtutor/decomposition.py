@@ -92,8 +92,9 @@ class SVDResult:
         All the work, in products of :math:`A` or :math:`A^\top` with a block of vectors (or, for
         the 2020 schemes, which never multiply by :math:`A`, products of the same size): warm
         start, power iterations, loss-and-gradient evaluations, ``tol`` checks, closing sweeps,
-        Rayleigh–Ritz steps, and two for the final :attr:`residual`. Blocks have ``k`` columns,
-        except LOBPCG's: up to three times its block size (see :func:`_lobpcg`).
+        Rayleigh–Ritz steps, and two for the final :attr:`residual`. A block has ``k`` columns,
+        except in LOBPCG, whose blocks have its block size ``k + guard`` (its products with
+        :math:`[X, R, P]`, up to three blocks wide, count as as many blocks).
     converged
         Whether every matrix met the stopping rule (not just the step budget exhausted).
     reason
@@ -639,9 +640,9 @@ def _lobpcg(
     small :math:`H`.
 
     Each iteration multiplies the whole basis :math:`[X, R, P]` by :math:`B` afresh, in one
-    product with :math:`A` and one with :math:`A^\top` on a block of up to three times the block
-    size: images carried through the Ritz steps instead would drift by rounding and stall the
-    residual unseen.
+    product with :math:`A` and one with :math:`A^\top` on up to three blocks (counted as that
+    many products in ``evaluations``): images carried through the Ritz steps instead would drift
+    by rounding and stall the residual unseen.
 
     The residual of the first ``k`` Ritz triplets is tracked in the sense of
     :func:`~gdtutor.metrics.svd_relative_residual`: with :math:`u_i = Av_i/\sigma_i` it is
@@ -681,9 +682,9 @@ def _lobpcg(
     x = orthonormal_factor(start.to(a.device))
     products = 0
 
-    def gram(v: Tensor) -> Tensor:
+    def gram(v: Tensor) -> Tensor:  # counted in products with blocks of the block size
         nonlocal products
-        products += 2
+        products += 2 * math.ceil(v.shape[-1] / size)
         return g.mT @ (g @ v)
 
     x, bx, theta, _ = _rayleigh_ritz(x, gram(x), size)

@@ -357,8 +357,9 @@ def test_lobpcg_on_a_large_flat_spectrum_counts_its_products():
     assert result.converged
     assert metrics.singular_value_error(result.S, reference.S[:10]) < 100 * EPS[torch.float64]
     assert metrics.largest_principal_angle(result.U, reference.U[:, :10]) < 1e-10
-    # 2 for the start, 2 an iteration (B[X, R, P]), 1 for AX at the end, 2 for the residual
-    assert result.evaluations == 2 + 2 * result.steps + 1 + 2
+    # 2 for the start; B[X, R, P] an iteration, 2 to 6 blocks (fewer as pairs lock); 1 for AX
+    # at the end, 2 for the residual
+    assert 2 + 2 * result.steps + 3 <= result.evaluations <= 2 + 6 * result.steps + 3
 
 
 def test_lobpcg_full_thin_svd_is_one_rayleigh_ritz_step():
