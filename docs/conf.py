@@ -9,6 +9,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+from docutils import nodes
+from sphinx_codeautolink.extension.block import CodeBlockAnalyser
+
 import gdtutor
 from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache, published
 
@@ -45,6 +48,9 @@ extensions = [
     "sphinx_last_updated_by_git",  # "last updated" per page, from git
     "sphinxext.opengraph",
     "sphinx_sitemap",
+    "sphinxcontrib.bibtex",  # references.bib, cited per page ({footcite}, {footbibliography})
+    "sphinx_exercise",  # exercises with solutions, executed like every cell, hidden until opened
+    "sphinx_togglebutton",  # makes `dropdown` admonitions (run cards, solutions) collapsible
 ]
 # tutorials/*.ipynb are the generated notebooks that launch buttons open (launch_notebooks.py);
 # the .md files are the pages.
@@ -80,8 +86,18 @@ if _CACHE_ROOT.is_dir():
         if stale.is_dir() and str(stale) != nb_execution_cache_path:
             shutil.rmtree(stale, ignore_errors=True)
 
+# --- References and exercises ---------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+
 # --- Code linked to the API, and back ------------------------------------------------------
 codeautolink_concat_default = True  # a tutorial's cells run as one program: names carry over
+
+# sphinx-exercise's titles subclass docutils' title, but docutils dispatches visitors by class
+# name, so sphinx-codeautolink's block visitor would skip them and pop a section title it never
+# pushed (IndexError on any page with an exercise). Treat them as the titles they are.
+CodeBlockAnalyser.visit_exercise_title = CodeBlockAnalyser.visit_title
+CodeBlockAnalyser.visit_solution_title = CodeBlockAnalyser.visit_title
 
 
 def _list_examples(app, what, name, obj, options, lines) -> None:
@@ -224,7 +240,20 @@ def _notebook_download(app, pagename, templatename, context, doctree) -> None:
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+def _unique_exercise_ids(app, doctree, docname) -> None:
+    """Give each exercise's and solution's body its own HTML id.
+
+    sphinx-exercise gives every body the same id ("exercise-content", "solution-content"), and
+    duplicate ids break in-page links and assistive technology; derive each from its admonition's.
+    """
+    for section in doctree.findall(nodes.section):
+        if section["ids"] in (["exercise-content"], ["solution-content"]):
+            owner = section.parent["ids"][0].replace("/", "-")
+            section["ids"] = [f"{owner}-{section['ids'][0].split('-')[0]}"]
+
+
 def setup(app) -> None:
+    app.connect("doctree-resolved", _unique_exercise_ids)
     app.connect("html-page-context", _notebook_download)
     app.connect("build-finished", _executed_downloads)
     app.connect("autodoc-process-docstring", _list_examples)
