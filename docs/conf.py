@@ -240,11 +240,12 @@ def _notebook_download(app, pagename, templatename, context, doctree) -> None:
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
-def _unique_exercise_ids(app, doctree, docname) -> None:
+def _unique_exercise_ids(app, doctree) -> None:
     """Give each exercise's and solution's body its own HTML id.
 
     sphinx-exercise gives every body the same id ("exercise-content", "solution-content"), and
     duplicate ids break in-page links and assistive technology; derive each from its admonition's.
+    Runs when the page is read, before sphinx-codeautolink records the sections its code is in.
     """
     for section in doctree.findall(nodes.section):
         if section["ids"] in (["exercise-content"], ["solution-content"]):
@@ -253,7 +254,7 @@ def _unique_exercise_ids(app, doctree, docname) -> None:
 
 
 def setup(app) -> None:
-    app.connect("doctree-resolved", _unique_exercise_ids)
+    app.connect("doctree-read", _unique_exercise_ids, priority=400)
     app.connect("html-page-context", _notebook_download)
     app.connect("build-finished", _executed_downloads)
     app.connect("autodoc-process-docstring", _list_examples)
