@@ -438,3 +438,22 @@ def test_pages_say_when_they_were_last_updated_and_carry_open_graph_metadata():
     base = PROJECT_URLS["Documentation"]
     for path in ["index.html", *TUTORIALS]:
         assert f"<loc>{base}{path}</loc>" in sitemap, path
+
+
+@pytest.mark.parametrize("path", TUTORIALS)
+def test_solutions_are_folded_until_opened_and_references_close_the_page(page, base_url, path):
+    load(page, base_url + path)
+    solutions = page.locator("div.solution")
+    assert solutions.count() >= 2
+    for index in range(solutions.count()):
+        solution = solutions.nth(index)
+        body = solution.locator("section").first
+        assert not body.is_visible(), index  # folded: the reader tries first
+        solution.locator("button.toggle-button").first.click()
+        body.wait_for(state="visible", timeout=5_000)
+        assert body.locator("div.cell").count() >= 1  # the solution's code, executed
+    entries = page.locator(
+        "#references ~ aside.footnote-list aside.footnote, aside.footnote-list aside.footnote"
+    )
+    assert entries.count() >= 5
+    assert all(entries.nth(i).inner_text().strip() for i in range(entries.count()))
