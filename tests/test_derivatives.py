@@ -54,9 +54,15 @@ def test_finite_differences_reject_bad_input(x, h, error, message):
         derivatives.finite_difference_gradient(lambda v: v.sum(), x, h=h)
 
 
-def test_optimal_step_is_cube_root_of_epsilon():
-    assert derivatives.optimal_step(torch.float64) == pytest.approx(2.0 ** (-52 / 3))
-    assert 4e-3 < derivatives.optimal_step(torch.float32) < 6e-3
+def test_optimal_step_minimises_the_error_model():
+    # (3u)^(1/3) with u = eps/2 is where h²/6 + u/h is smallest (f and its third derivative ~1)
+    assert derivatives.optimal_step(torch.float64) == pytest.approx((3 * 2.0**-53) ** (1 / 3))
+    for dtype in (torch.float32, torch.float64):
+        steps = torch.logspace(-12, -1, 2001, dtype=torch.float64)
+        model = derivatives.central_difference_error_model(steps, dtype=dtype)
+        assert steps[model.argmin()].item() == pytest.approx(
+            derivatives.optimal_step(dtype), rel=0.01
+        )
 
 
 @settings(max_examples=50, deadline=None)
