@@ -296,9 +296,9 @@ def svd(
         Stop once every matrix's relative residual of the triplets,
         :math:`\max_i (\|Av_i - \sigma_i u_i\|^2 + \|A^\top u_i - \sigma_i v_i\|^2)^{1/2}/\sigma_1`
         (:func:`~gdtutor.metrics.svd_relative_residual`), is at most ``tol``, whatever the method;
-        checking it costs ``"brockett"`` two products with :math:`A` a step (the others track it
-        for free). ``None`` runs the first three methods to their rounding floor and the 2020
-        schemes for their step budget.
+        checking it costs ``"brockett"`` and the 2020 schemes two products with :math:`A` a step
+        (LOBPCG and orthogonal iteration track it for free). ``None`` runs the first three
+        methods to their rounding floor and the 2020 schemes for their step budget.
     **options
         The method's own options, such as ``max_steps``, ``momentum`` or ``warm_start``; each
         method documents its own, with their defaults: ``print(gdtutor.show_options("svd"))``.
