@@ -604,9 +604,44 @@ class _ResidualStopping:
             return self.best <= self.tol
         return at_floor | ((self.best <= math.sqrt(self.eps)) & (self.since >= 20))
 
-    def verdict(self, final: Tensor, finished: bool, max_steps: int) -> tuple[bool, str]:
-        """``converged`` and ``reason``, from the residuals of the returned triplets."""
-        worst = final.max().item()
+    def result(
+        self,
+        a: Tensor,
+        u: Tensor,
+        s: Tensor,
+        v: Tensor,
+        *,
+        method: str,
+        history: list[float],
+        steps: int,
+        products: int,
+        finished: bool,
+        max_steps: int,
+    ) -> SVDResult:
+        """The result for the triplets ``(u, s, v)``, with ``converged`` and ``reason`` from them.
+
+        Fixes the signs (:func:`sign_convention`) and measures the triplets' residual, which
+        decides ``converged`` and ``reason``: true statements about what is returned.
+        """
+        u, vh = sign_convention(u, v.mT)
+        final = svd_relative_residual(a, u, s, vh).to(torch.float64)
+        converged, reason = self._verdict(final.max().item(), finished, max_steps)
+        return _result(
+            a,
+            u,
+            s,
+            vh,
+            method=method,
+            tol=self.tol,
+            losses=torch.tensor(history, dtype=torch.float64),
+            steps=steps,
+            products=products,
+            converged=converged,
+            reason=reason,
+            residual=final,
+        )
+
+    def _verdict(self, worst: float, finished: bool, max_steps: int) -> tuple[bool, str]:
         if self.tol is not None:
             if worst <= self.tol:
                 return True, f"relative residual {worst:.3g} <= tol {self.tol:.3g}"
@@ -741,23 +776,17 @@ def _lobpcg(
     u_small, s, vh_small = torch.linalg.svd(h)
     left, right = q_factor @ u_small[..., :k], x @ vh_small.mT[..., :k]
     u, v = (left, right) if m >= n else (right, left)
-    u, vh = sign_convention(u, v.mT)
-    s = s[..., :k]
-    final = svd_relative_residual(a, u, s, vh).to(torch.float64)
-    converged, reason = stopping.verdict(final, finished, max_steps)
-    return _result(
+    return stopping.result(
         a,
         u,
-        s,
-        vh,
+        s[..., :k],
+        v,
         method="lobpcg",
-        tol=tol,
-        losses=torch.tensor(history, dtype=torch.float64),
+        history=history,
         steps=steps,
         products=products,
-        converged=converged,
-        reason=reason,
-        residual=final,
+        finished=finished,
+        max_steps=max_steps,
     )
 
 
@@ -825,23 +854,15 @@ def _orthogonal_iteration(
         products += 1
         s = torch.diagonal(r, dim1=-2, dim2=-1)
         left_residual = torch.linalg.vector_norm(torch.triu(r, diagonal=1), dim=-2)
-    u, s, v = stopping.best_state
-    u, vh = sign_convention(u, v.mT)
-    final = svd_relative_residual(a, u, s, vh).to(torch.float64)
-    converged, reason = stopping.verdict(final, finished, max_steps)
-    return _result(
+    return stopping.result(
         a,
-        u,
-        s,
-        vh,
+        *stopping.best_state,
         method="orthogonal-iteration",
-        tol=tol,
-        losses=torch.tensor(history, dtype=torch.float64),
+        history=history,
         steps=steps,
         products=products,
-        converged=converged,
-        reason=reason,
-        residual=final,
+        finished=finished,
+        max_steps=max_steps,
     )
 
 
