@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -167,6 +168,21 @@ def plot_histories(
         Optional matplotlib format strings per label (``"o"`` for markers only, ``"--"``, ...).
     """
     fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    _draw_log_curves(ax, curves, xlabel=xlabel, ylabel=ylabel, logx=logx, styles=styles)
+    ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def _draw_log_curves(
+    ax: Axes,
+    curves: Mapping[str, Curve],
+    *,
+    xlabel: str,
+    ylabel: str,
+    logx: bool,
+    styles: Mapping[str, str] | None,
+) -> None:
+    """Draw labelled curves (thinned) on a log-y axis, log-x if asked."""
     for label, curve in curves.items():
         x, y = _thinned(curve)
         ax.plot(x, y, (styles or {}).get(label, "-"), label=label, markersize=4)
@@ -175,8 +191,6 @@ def plot_histories(
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize="small")
-    return fig
 
 
 def plot_panels(
@@ -195,14 +209,7 @@ def plot_panels(
         1, len(panels), figsize=(FIGSIZE[0] * 1.5, FIGSIZE[1]), layout="constrained", sharex=True
     )
     for ax, (ylabel, curves) in zip(np.atleast_1d(axes), panels.items(), strict=True):
-        for label, curve in curves.items():
-            x, y = _thinned(curve)
-            ax.plot(x, y, (styles or {}).get(label, "-"), label=label, markersize=4)
-        ax.set_yscale("log")
-        if logx:
-            ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        _draw_log_curves(ax, curves, xlabel=xlabel, ylabel=ylabel, logx=logx, styles=styles)
     np.atleast_1d(axes)[0].legend(frameon=False, fontsize="small")
     return fig
 
