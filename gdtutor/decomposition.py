@@ -51,7 +51,7 @@ from torch.optim import Optimizer
 from gdtutor._methods import MethodTable
 from gdtutor._tensors import identity_like
 from gdtutor._validation import as_float_tensor
-from gdtutor.descent import DivergenceError, _progress_bar, descend
+from gdtutor.descent import DivergenceError, _progress_bar, descend, how_the_loss_diverged
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020
 from gdtutor.metrics import svd_relative_residual
 
@@ -1053,15 +1053,12 @@ def svd_2020(
             history.append(losses)
             total = losses.sum().item()
             if step == 0:
+                initial = total
                 limit = 1e6 * max(total, torch.finfo(torch.float64).tiny)
             if not total <= limit:  # also true for NaN
-                what = (
-                    "became NaN/Inf"
-                    if not math.isfinite(total)
-                    else f"grew from {history[0].sum().item():.3g} to {total:.3g}"
-                )
                 raise DivergenceError(
-                    f"the loss {what} at step {step}: the fixed steps of the 2020 scheme are too long for these matrices.",
+                    f"the loss {how_the_loss_diverged(total, initial)} at step {step}: "
+                    "the fixed steps of the 2020 scheme are too long for these matrices.",
                     step=step,
                     loss=total,
                     safe_lr=None,

@@ -284,13 +284,18 @@ def descend(
     )
 
 
+def how_the_loss_diverged(value: float, initial: float) -> str:
+    """How a diverging loss went wrong, in words, for :class:`DivergenceError` messages."""
+    return (
+        "became NaN/Inf" if not math.isfinite(value) else f"grew from {initial:.3g} to {value:.3g}"
+    )
+
+
 def _divergence(
     value: float, initial: float, step: int, opt: Optimizer, safe_lr: Callable[[], float] | None
 ) -> DivergenceError:
     lr = opt.param_groups[0].get("lr")
-    what = (
-        "became NaN/Inf" if not math.isfinite(value) else f"grew from {initial:.3g} to {value:.3g}"
-    )
+    what = how_the_loss_diverged(value, initial)
     message = f"the loss {what} at step {step}: the step size (lr={lr}) is probably too large"
     stable = safe_lr() if safe_lr is not None else None
     message += (
