@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from gdtutor.metrics import unit_roundoff
+
 ScalarFunction = Callable[[Tensor], Tensor]
 
 
@@ -82,7 +84,7 @@ def optimal_step(dtype: torch.dtype) -> float:
     at :math:`h = (3u|f|/|f'''|)^{1/3}`: for :math:`f` and :math:`f'''` of order one,
     :math:`(3u)^{1/3}`, about ``7e-3`` in float32 and ``7e-6`` in float64.
     """
-    return (3 * torch.finfo(dtype).eps / 2) ** (1 / 3)
+    return (3 * unit_roundoff(dtype)) ** (1 / 3)
 
 
 def central_difference_error_model(
@@ -96,6 +98,6 @@ def central_difference_error_model(
     term is truncation error (Taylor series), the second the rounding error of :math:`f`
     divided by the small step.
     """
-    roundoff = torch.finfo(dtype).eps / 2
+    roundoff = unit_roundoff(dtype)
     h = h.to(torch.float64)
     return h**2 / 6 * abs(third_derivative) + roundoff * abs(value) / h

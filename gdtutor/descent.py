@@ -69,6 +69,9 @@ class DescentResult:
     gradients
         How many times its gradient was computed (back-propagated): ``steps`` except for
         optimizers that search along a line. With ``evaluations`` it counts all the work.
+    work
+        ``work[k]`` is the evaluations plus gradients done when ``losses[k]`` was recorded
+        (int64): the x-axis on which optimizers that search along a line compare fairly.
     converged
         Whether the tolerance was reached.
     reason
@@ -85,6 +88,7 @@ class DescentResult:
     gradients: int
     converged: bool
     reason: str
+    work: Tensor
     metrics: Mapping[str, Tensor] = field(default_factory=dict)
 
 
@@ -210,6 +214,7 @@ def descend(
     needs_closure = isinstance(opt, torch.optim.LBFGS)
     recorders = dict(metrics or {})
     losses: list[float] = []
+    work: list[int] = []
     recorded: dict[str, list[Tensor]] = {name: [] for name in recorders}
     evaluations = gradients = 0
 
@@ -237,6 +242,7 @@ def descend(
             loss = evaluate()
         value = loss.item()
         losses.append(value)
+        work.append(evaluations + gradients)
         for name, recorder in recorders.items():
             with torch.no_grad():
                 value_now = recorder()
@@ -277,6 +283,7 @@ def descend(
         gradients=gradients,
         converged=converged,
         reason=reason,
+        work=torch.tensor(work, dtype=torch.int64),
         metrics={
             name: torch.stack(values).to(device="cpu", dtype=torch.float64)
             for name, values in recorded.items()

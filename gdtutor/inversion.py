@@ -60,14 +60,20 @@ class InverseResult:
         ``losses[k]`` is the loss at the ``k``-th iterate: :math:`\tfrac12\|AX_k - I\|_F^2` (the
         MSE of :math:`X_k A` against :math:`I` for ``"2020"``), summed over a batch; float64.
     steps
-        Iterations taken (for L-BFGS: calls of its ``step``, each of several inner iterations).
+        Steps taken: iterations, except for L-BFGS, where a step is one call of its ``step``,
+        which runs up to ``max_iter`` iterations.
+    iterations
+        Updates of :math:`X`, for every method alike (L-BFGS's inner iterations counted).
     evaluations
         All the work, in matrix products the size of :math:`AX` (about :math:`2n^3` flops each):
         :math:`AX` and :math:`A^\top R` per loss-and-gradient evaluation of the gradient methods,
         line searches included; :math:`AX` and :math:`XR` per Newton–Schulz step; :math:`AP`
         and :math:`A^\top R` per CGNR step; products for ``tol`` checks; and one for the final
-        :attr:`residual`. (``"gd"`` also computes an SVD to choose its step, which is not a
-        product and is not counted.)
+        :attr:`residual` unless the method already knows it. (``"gd"`` also computes an SVD to
+        choose its step, which is not a product and is not counted.)
+    evaluations_at
+        ``evaluations_at[k]``: the products done when ``losses[k]`` was recorded (int64), the
+        x-axis on which methods of different cost per step compare fairly.
     converged
         Whether every matrix met the method's stopping rule (not just the step budget exhausted).
     reason
@@ -86,7 +92,9 @@ class InverseResult:
     method: str
     losses: Tensor
     steps: int
+    iterations: int
     evaluations: int
+    evaluations_at: Tensor
     converged: bool
     reason: str
     residual: Tensor
@@ -267,26 +275,34 @@ def _result(
     method: str,
     tol: float | None,
     losses: list[float] | Tensor,
+    evaluations_at: list[int] | Tensor,
     steps: int,
     products: int,
     converged: bool,
     reason: str,
     predicted_rate: float | None = None,
+    residual: Tensor | None = None,
+    iterations: int | None = None,
 ) -> InverseResult:
-    """Build the result, measuring the final residual (one more product)."""
+    """Build the result, measuring the final residual (one more product) unless it is given."""
     if not torch.isfinite(x).all():
         raise ValueError(
             f"the inverse overflows {a.dtype}: its entries exceed the largest representable "
             "number. Use float64, or rescale A."
         )
-    residual = inverse_relative_residual(a, x).to(torch.float64)
+    if residual is None:
+        residual = inverse_relative_residual(a, x)
+        products += 1
+    residual = residual.to(torch.float64)
     each = residual <= tol if tol is not None else torch.full_like(residual, converged, dtype=bool)
     return InverseResult(
         inverse=x,
         method=method,
         losses=torch.as_tensor(losses, dtype=torch.float64),
         steps=steps,
-        evaluations=products + 1,
+        iterations=steps if iterations is None else iterations,
+        evaluations=products,
+        evaluations_at=torch.as_tensor(evaluations_at, dtype=torch.int64),
         converged=converged,
         reason=reason,
         residual=residual,
@@ -316,7 +332,13 @@ def _scaled(a: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _newton_schulz(
-    a: Tensor, *, pseudo: bool, tol: float | None, max_steps: int | None = None
+    a: Tensor,
+    *,
+    pseudo: bool,
+    tol: float | None,
+    max_steps: int | None = None,
+    scaled: bool = False,
+    start: object | None = None,
 ) -> InverseResult:
     r"""Newton–Schulz, :math:`X_{k+1} = X_k + X_k(I - AX_k)`, with stopping rules that are safe.
 
@@ -324,7 +346,8 @@ def _newton_schulz(
     arithmetic :math:`\|I - AX_k\|_F` never increases.
 
     - Inverse: once :math:`\|I - AX_k\|_F \le 1/2` every direction is in the quadratic phase;
-      the first step that fails to decrease it has reached the rounding floor. A matrix whose
+      exactly, each step at least halves it, and the first step that fails to has reached the
+      rounding floor (the better of the last two iterates is returned). A matrix whose
       residual is still above 1/2 after the full default budget is singular to working precision
       (:class:`SingularMatrixError`).
     - Pseudo-inverse: the residual no longer tends to 0. Rounding errors in the null space double
@@ -343,30 +366,60 @@ def _newton_schulz(
         significand (124 for a 1000 × 1000 float64 matrix): the smallest eigenvalue of
         :math:`AX_0` is at least :math:`1/(n\kappa^2)`, so this resolves every condition number
         below :math:`1/u`.
+    scaled
+        Scale each step (after Pan and Schreiber): :math:`X \leftarrow \alpha X(2I - \alpha AX)`
+        with :math:`\alpha = 2/(l + h)` for the eigenvalues of the symmetric :math:`AX` in
+        :math:`[l, h]`, which maps them into :math:`[4lh/(l + h)^2, 1]`. The small ones grow
+        fourfold per step instead of twofold, so the linear phase takes :math:`\log_2\kappa`
+        steps instead of :math:`2\log_2\kappa`. :math:`h` is estimated once, :math:`l` at every
+        step, by power iteration (products of a matrix with a vector, :math:`O(n^2)`, not
+        counted); once :math:`l \ge 0.9` the steps are plain. Not with ``pseudo=True``, where
+        :math:`l = 0`.
+    start
+        A first iterate :math:`X_0` instead of the default: the inverse of a nearby matrix, or an
+        inverse computed in lower precision (two steps then square a float32 residual of
+        :math:`10^{-5}` down to float64's floor). It must satisfy :math:`\|I - AX_0\|_F < 1`,
+        which guarantees convergence. Not with ``pseudo=True`` or ``scaled=True``.
     """
-    scaled, exponents = _scaled(a)
+    if scaled and pseudo:
+        raise ValueError(
+            "scaled=True needs the smallest eigenvalue of AX, which is 0 for a pseudo-inverse; "
+            "use scaled=False with pseudo=True."
+        )
+    balanced, exponents = _scaled(a)
     m = a.shape[-2]
     significand = 1 - round(math.log2(torch.finfo(a.dtype).eps))
     resolving = 2 * significand + math.ceil(math.log2(m)) + 8
     budget = resolving if max_steps is None else max_steps
-    x = newton_schulz_start(scaled)
+    if start is None:
+        x = newton_schulz_start(balanced)
+    else:
+        x = torch.ldexp(_checked_start(a, start, pseudo=pseudo, scaled=scaled), exponents)
+    scaling = _StepScaling(balanced, x) if scaled else None
     eye = identity_like(a)
     floor_check = math.sqrt(torch.finfo(a.dtype).eps)
     losses: list[float] = []
+    evaluations_at: list[int] = []
     products = 0
     best, best_measure, best_norms = x, math.inf, None
     converged, reason, steps = False, f"reached max_steps={budget}", budget
     for step in range(budget + 1):
-        residual = eye - scaled @ x
+        residual = eye - balanced @ x
         products += 1
         norms = torch.linalg.matrix_norm(residual)
         losses.append(0.5 * norms.square().sum().item())
+        evaluations_at.append(products)
         if tol is not None and norms.max().item() / math.sqrt(m) <= tol:
-            best, converged, reason, steps = x, True, f"relative residual <= tol {tol:.3g}", step
+            best, best_norms = x, norms
+            converged, reason, steps = True, f"relative residual <= tol {tol:.3g}", step
             break
-        following = x + x @ residual
-        products += 1
+        # A scaled step may raise the residual of directions already converged: the iterate it
+        # produced becomes the reference for the rounding-floor test, which plain steps make safe.
+        scaled_into = scaling is not None and scaling.active
+        following = None
         if pseudo:
+            following = x + x @ residual
+            products += 1
             measure = (
                 (torch.linalg.matrix_norm(following - x) / torch.linalg.matrix_norm(following))
                 .max()
@@ -375,16 +428,22 @@ def _newton_schulz(
             candidate, quadratic_phase = following, best_measure <= floor_check
         else:
             measure = norms.max().item()
-            candidate, quadratic_phase = x, best_measure <= 0.5
-        if measure < best_measure:
+            candidate, quadratic_phase = x, best_measure <= 0.5 and not scaled_into
+        # From ‖I - AX‖_F <= 1/2 on, a plain step at least halves it (the residual squares).
+        enough = best_measure if pseudo else best_measure / 2
+        floor_reached = quadratic_phase and not measure < enough
+        if measure < best_measure or scaled_into:
             best, best_measure, best_norms = candidate, measure, norms
-        elif quadratic_phase:
+        if floor_reached:
             converged, steps = True, step
             what = "correction" if pseudo else "residual"
             reason = f"{what} stopped decreasing at {best_measure:.2g} (rounding floor)"
             break
         if step == budget:
             break
+        if following is None:
+            following = scaling.step(x, residual) if scaled_into else x + x @ residual
+            products += 1
         x = following
     if not (pseudo or converged) and budget >= resolving and best_norms is not None:
         _require_nonsingular(best_norms)
@@ -394,11 +453,90 @@ def _newton_schulz(
         method="newton-schulz",
         tol=tol,
         losses=losses,
+        evaluations_at=evaluations_at,
         steps=steps,
         products=products,
         converged=converged,
         reason=reason,
+        # scaling by powers of two is exact: the residual of `best` is already known
+        residual=None if pseudo or best_norms is None else best_norms / math.sqrt(m),
     )
+
+
+def _checked_start(a: Tensor, start: object, *, pseudo: bool, scaled: bool) -> Tensor:
+    r"""``start`` as a tensor like ``a``, if Newton–Schulz converges from it: :math:`\|I - AX_0\|_F < 1`."""
+    if pseudo or scaled:
+        raise ValueError(
+            "start= works for the inverse with plain steps: not with pseudo=True or scaled=True."
+        )
+    x0 = as_float_tensor(start).to(dtype=a.dtype, device=a.device)
+    if x0.shape != a.mT.shape:
+        raise ValueError(
+            f"start must have the shape of A's inverse, {tuple(a.mT.shape)}; got {tuple(x0.shape)}."
+        )
+    distance = torch.linalg.matrix_norm(identity_residual(a, x0)).max().item()
+    if not distance < 1:
+        raise ValueError(
+            f"start is too far from the inverse: ‖I - AX₀‖_F = {distance:.3g}, and Newton–Schulz is "
+            "sure to converge only below 1. Pass a closer start, or none (the default start always "
+            "converges)."
+        )
+    return x0
+
+
+class _StepScaling:
+    r"""The step scaling of ``newton_schulz(scaled=True)``: :math:`X \leftarrow \alpha X(2I - \alpha AX)`.
+
+    :math:`AX_k` is symmetric positive semi-definite for every iterate (a polynomial in
+    :math:`AA^\top`), with eigenvalues in :math:`[l, h]`. The map :math:`t \mapsto \alpha t(2 - \alpha
+    t)` with :math:`\alpha = 2/(l + h)` sends :math:`[l, h]` into :math:`[4lh/(l + h)^2, 1]`, so
+    :math:`h = 1` after the first step. Power iteration estimates :math:`h` of :math:`AX_0` from
+    below (hence a 10 % margin) and :math:`l = 1 - \lambda_{\max}(I - AX_k)` from above, which only
+    makes :math:`\alpha` more cautious. The eigenvectors are those of :math:`AA^\top` throughout,
+    so each step's power iteration continues from the last one's vector.
+    """
+
+    _POWER_STEPS = 8
+    _MARGIN = 1.1
+    _PLAIN_ABOVE = 0.9
+
+    def __init__(self, a: Tensor, x0: Tensor) -> None:
+        generator = torch.Generator(device=a.device).manual_seed(0)
+        start = torch.randn((*a.shape[:-1], 1), dtype=a.dtype, device=a.device, generator=generator)
+        largest, _ = _power_iteration(lambda v: a @ (x0 @ v), start, 3 * self._POWER_STEPS)
+        self.high = (self._MARGIN * largest).clamp(max=1.0)
+        self.vector = start
+        self.active = True
+
+    def step(self, x: Tensor, residual: Tensor) -> Tensor:
+        r"""The next iterate from ``x`` and its residual :math:`I - AX`; plain once :math:`l \ge 0.9`."""
+        top, self.vector = _power_iteration(lambda v: residual @ v, self.vector, self._POWER_STEPS)
+        low = torch.minimum((1 - top).clamp(min=0.0), self.high)
+        scale = low < self._PLAIN_ABOVE
+        self.active = bool(scale.any())
+        alpha = torch.where(scale, 2 / (low + self.high), torch.ones_like(low))
+        self.high = torch.ones_like(self.high)
+        if x.ndim == 2:
+            factor = alpha.item()
+            return torch.addmm(x, x, residual, beta=factor * (2 - factor), alpha=factor**2)
+        return x * (alpha * (2 - alpha)) + (x @ residual) * alpha**2
+
+
+def _power_iteration(
+    apply: Callable[[Tensor], Tensor], vector: Tensor, steps: int
+) -> tuple[Tensor, Tensor]:
+    """The Rayleigh quotient of a symmetric operator after ``steps`` power steps, and the vector.
+
+    Batched: ``vector`` is ``(..., n, 1)``; the quotients are ``(..., 1, 1)``.
+    """
+    tiny = torch.finfo(vector.dtype).tiny
+    quotient = torch.zeros_like(vector[..., :1, :])
+    for _ in range(steps):
+        vector = vector / torch.linalg.vector_norm(vector, dim=-2, keepdim=True).clamp(min=tiny)
+        image = apply(vector)
+        quotient = (vector * image).sum(dim=-2, keepdim=True)
+        vector = image
+    return quotient, vector / torch.linalg.vector_norm(vector, dim=-2, keepdim=True).clamp(min=tiny)
 
 
 def _require_nonsingular(residual_norms: Tensor) -> None:
@@ -448,11 +586,13 @@ def _cgnr(
     norm_a = torch.linalg.matrix_norm(scaled)
     patience = max(a.shape[-2:])
     losses: list[float] = []
+    evaluations_at: list[int] = []
     best, best_error, since_best = x, math.inf, 0
     converged, reason, steps = False, f"reached max_steps={budget}", budget
     for step in range(budget + 1):
         squares = residual.square().sum(dim=(-2, -1))
         losses.append(0.5 * squares.sum().item())
+        evaluations_at.append(products)
         if tol is not None and math.sqrt(squares.max().item() / rows) <= tol:
             best, converged, reason, steps = x, True, f"relative residual <= tol {tol:.3g}", step
             break
@@ -492,6 +632,7 @@ def _cgnr(
         method="cgnr",
         tol=tol,
         losses=losses,
+        evaluations_at=evaluations_at,
         steps=steps,
         products=products,
         converged=converged,
@@ -572,6 +713,7 @@ def _gradient_descent(
         method="gd",
         tol=tol,
         losses=run.losses,
+        evaluations_at=run.work,
         steps=run.steps,
         products=run.evaluations + run.gradients,
         converged=run.converged,
@@ -643,10 +785,13 @@ def _with_optimizer(
         method="optimizer",
         tol=tol,
         losses=run.losses,
+        evaluations_at=run.work,
         steps=run.steps,
         products=run.evaluations + run.gradients,
         converged=run.converged,
         reason=run.reason,
+        # L-BFGS counts its inner iterations in its state; other optimizers update once a step
+        iterations=built.state[x].get("n_iter", run.steps) if run.steps else 0,
     )
 
 
@@ -714,6 +859,8 @@ def _scheme_2020(
         method="2020",
         tol=tol,
         losses=run.losses,
+        # with tol, one product per iterate checks it
+        evaluations_at=run.work + (torch.arange(1, len(run.work) + 1) if tol is not None else 0),
         steps=run.steps,
         products=run.evaluations + run.gradients + checks,
         converged=run.converged,

@@ -96,6 +96,64 @@ def with_condition_number(
     return with_singular_values(geometric_spectrum(n, condition_number), seed=seed, dtype=dtype)
 
 
+def with_exact_inverse(
+    n: int, condition_number: int, *, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[Tensor, Tensor]:
+    r"""A random-looking ``n × n`` matrix and its inverse, both stored exactly.
+
+    :math:`A = P_1 D_1 H S H^\top D_2 P_2 / n` with :math:`H` the Sylvester–Hadamard matrix
+    (entries :math:`\pm1`, :math:`HH^\top = nI`), :math:`S` diagonal with powers of two from 1 down
+    to :math:`1/\kappa`, :math:`D_i` random signs and :math:`P_i` random permutations. Then
+    :math:`A^{-1} = P_2^\top D_2 H S^{-1} H^\top D_1 P_1^\top / n`. Every entry of both is a sum of
+    :math:`n` signed powers of two spanning :math:`\log_2(n\kappa)` bits, so both are computed
+    without rounding: a forward error measured against this inverse is the method's own, with
+    no reference error (an inverse computed in float64, or :math:`Q\operatorname{diag}(1/s)Q^\top`
+    of a rounded :math:`A`, is itself off by about :math:`\kappa u`).
+
+    Parameters
+    ----------
+    n
+        A power of two.
+    condition_number
+        :math:`\kappa`, a power of two (the singular values are powers of two).
+    seed
+        Seed for the signs and permutations.
+    dtype
+        float64, or float32 when :math:`n\kappa \le 2^{23}`.
+
+    Returns
+    -------
+    tuple of Tensor
+        ``(a, a_inverse)``.
+    """
+    bits = math.log2(n * condition_number)
+    if n < 1 or n & (n - 1) or condition_number < 1 or condition_number & (condition_number - 1):
+        raise ValueError(
+            f"n and condition_number must be powers of two; got {n} and {condition_number}."
+        )
+    if bits > -math.log2(torch.finfo(dtype).eps):
+        raise ValueError(
+            f"n·κ = 2^{bits:.0f} is too wide for {dtype}'s significand: entries would round. "
+            "Use float64, or a smaller n or condition number."
+        )
+    hadamard = torch.ones(1, 1, dtype=torch.float64)
+    while hadamard.shape[0] < n:
+        hadamard = torch.cat(
+            [torch.cat([hadamard, hadamard], 1), torch.cat([hadamard, -hadamard], 1)]
+        )
+    levels = round(math.log2(condition_number))
+    exponents = torch.round(torch.linspace(0, levels, n, dtype=torch.float64))
+    s = torch.exp2(-exponents)
+    generator = _generator(seed)
+    signs = [torch.randint(0, 2, (n,), generator=generator).double() * 2 - 1 for _ in range(2)]
+    rows, columns = (torch.randperm(n, generator=generator) for _ in range(2))
+    core = (hadamard * s) @ hadamard.T / n
+    core_inverse = (hadamard / s) @ hadamard.T / n
+    a = (signs[0][:, None] * core * signs[1])[rows][:, columns]
+    a_inverse = (signs[1][:, None] * core_inverse * signs[0])[columns][:, rows]
+    return a.to(dtype), a_inverse.to(dtype)
+
+
 #: The spectrum kinds of the SVD robustness study (Part 3 and ``benchmarks/svd.py``).
 STUDY_KINDS = (
     "uniform entries",

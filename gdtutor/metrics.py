@@ -16,6 +16,17 @@ from torch import Tensor
 from gdtutor._tensors import identity_like
 
 
+def unit_roundoff(dtype: torch.dtype) -> float:
+    r"""The unit roundoff :math:`u = \varepsilon/2` of ``dtype``: half its machine epsilon.
+
+    Rounding to nearest makes every operation exact up to a relative error of at most :math:`u`
+    (:math:`2^{-24} \approx 6\times10^{-8}` in float32, :math:`2^{-53} \approx 1.1\times10^{-16}`
+    in float64). ``torch.finfo(dtype).eps`` is :math:`\varepsilon = 2u`, the gap from 1 to the
+    next number.
+    """
+    return torch.finfo(dtype).eps / 2
+
+
 def relative_error(approximation: Tensor, reference: Tensor) -> float:
     r"""The relative error :math:`\|x - x_\text{ref}\|_F / \|x_\text{ref}\|_F` (absolute if the reference is 0)."""
     difference = torch.linalg.vector_norm(approximation - reference).item()
@@ -82,26 +93,40 @@ def svd_relative_residual(a: Tensor, u: Tensor, s: Tensor, vh: Tensor) -> Tensor
     return pairs.amax(dim=-1) / scale
 
 
-def inverse_scaled_residual(a: Tensor, x: Tensor) -> float:
-    r"""LAPACK's acceptance test for a computed inverse (as in its test routine ``xGET03``).
+def inverse_scaled_residual(a: Tensor, x: Tensor, *, side: str = "left") -> float:
+    r"""LAPACK's acceptance test for a computed inverse, exactly as its test routine ``xGET03``.
 
-    .. math:: \frac{\|I - AX\|_1}{n\,\|A\|_1\,\|X\|_1\,\varepsilon}
+    .. math:: \frac{\|I - XA\|_1}{n\,\|A\|_1\,\|X\|_1\,u}
 
-    with :math:`\varepsilon` the machine epsilon of ``x``'s dtype. A backward-stable inverse scores
-    :math:`O(1)`; LAPACK's own tests accept values below 30. The largest value over a batch.
+    with the *left* residual :math:`I - XA` and the unit roundoff :math:`u` of ``x``'s dtype
+    (half the machine epsilon: LAPACK's ``xLAMCH('Epsilon')``). An inverse whose residual is of
+    order :math:`\kappa u`, as LU-based inversion gives, scores :math:`O(1)`; LAPACK's tests
+    accept values below 30. ``side="right"`` scores :math:`I - AX` instead, the residual that
+    :func:`gdtutor.inverse`'s methods drive down; the two can differ by a factor up to
+    :math:`\kappa`. The largest value over a batch.
     """
+    if side not in ("left", "right"):
+        raise ValueError(
+            f"side must be 'left' (I - XA, LAPACK's) or 'right' (I - AX); got {side!r}."
+        )
     n = a.shape[-1]
-    residual = torch.linalg.matrix_norm(identity_like(a) - a @ x, ord=1)
+    product = x @ a if side == "left" else a @ x
+    residual = torch.linalg.matrix_norm(identity_like(a) - product, ord=1)
     scale = n * torch.linalg.matrix_norm(a, ord=1) * torch.linalg.matrix_norm(x, ord=1)
-    return (residual / (scale * torch.finfo(x.dtype).eps)).max().item()
+    return (residual / (scale * unit_roundoff(x.dtype))).max().item()
 
 
-def inverse_forward_error(a: Tensor, x: Tensor) -> float:
-    r"""The relative error :math:`\|X - A^{-1}\|_F / \|A^{-1}\|_F` against ``torch.linalg.inv`` in float64.
+def inverse_forward_error(a: Tensor, x: Tensor, reference: Tensor | None = None) -> float:
+    r"""The relative error :math:`\|X - A^{-1}\|_F / \|A^{-1}\|_F`; the largest value over a batch.
 
-    The reference itself is accurate to about :math:`\kappa\,u_{64}`; the largest value over a batch.
+    Against ``reference`` if given (e.g. the exact inverse of
+    :func:`~gdtutor.matrices.with_exact_inverse`), else against ``torch.linalg.inv`` in float64,
+    which is itself off by about :math:`\kappa\,u_{64}`: a true forward error for lower-precision
+    ``x`` only, and for float64 ``x`` a distance to LAPACK's answer.
     """
-    reference = torch.linalg.inv(a.to(torch.float64))
+    if reference is None:
+        reference = torch.linalg.inv(a.to(torch.float64))
+    reference = reference.to(torch.float64)
     difference = torch.linalg.matrix_norm(x.to(torch.float64) - reference)
     return (difference / torch.linalg.matrix_norm(reference)).max().item()
 

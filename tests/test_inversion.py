@@ -1,4 +1,5 @@
 import functools
+import math
 
 import pytest
 import torch
@@ -96,15 +97,16 @@ def test_2020_scheme_options():
 
 
 # --- accuracy against torch.linalg.inv -------------------------------------------------------
+@pytest.mark.parametrize("scaled", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kappa", [1.0, 10.0, 1e3])
 @pytest.mark.parametrize("n", [1, 2, 7, 40])
-def test_newton_schulz_is_as_accurate_as_lapack(n, kappa, dtype):
+def test_newton_schulz_is_as_accurate_as_lapack(n, kappa, dtype, scaled):
     a = matrices.with_condition_number(n, kappa, seed=n, dtype=dtype)
-    result = gdtutor.inverse(a)
+    result = gdtutor.inverse(a, scaled=scaled)
     assert result.method == "newton-schulz" and result.converged
     assert result.inverse.dtype == dtype
-    assert metrics.inverse_scaled_residual(a, result.inverse) < LAPACK_ACCEPTANCE
+    assert metrics.inverse_scaled_residual(a, result.inverse, side="right") < LAPACK_ACCEPTANCE
     # forward error of a backward-stable inverse: about kappa * u (times a modest factor of n)
     assert metrics.inverse_forward_error(a, result.inverse) < 10 * n * kappa * EPS[dtype]
 
@@ -118,11 +120,61 @@ def test_newton_schulz_is_as_accurate_as_lapack(n, kappa, dtype):
 def test_newton_schulz_property(n, log_kappa, seed):
     kappa = 10.0**log_kappa
     a = matrices.with_condition_number(n, kappa, seed=seed)
-    x = gdtutor.inverse(a).inverse
-    assert metrics.inverse_scaled_residual(a, x) < LAPACK_ACCEPTANCE
-    torch.testing.assert_close(
-        x, torch.linalg.inv(a), rtol=0, atol=10 * n * kappa * EPS[torch.float64] * x.abs().max()
+    for scaled in (False, True):
+        x = gdtutor.inverse(a, scaled=scaled).inverse
+        assert metrics.inverse_scaled_residual(a, x, side="right") < LAPACK_ACCEPTANCE
+        torch.testing.assert_close(
+            x, torch.linalg.inv(a), rtol=0, atol=10 * n * kappa * EPS[torch.float64] * x.abs().max()
+        )
+
+
+@pytest.mark.parametrize("kappa", [1e2, 1e4, 1e6])
+def test_scaled_newton_schulz_takes_log2_kappa_steps_instead_of_2_log2_kappa(kappa):
+    a = matrices.with_condition_number(64, kappa, seed=3)
+    plain, scaled = gdtutor.inverse(a, tol=1e-9), gdtutor.inverse(a, scaled=True, tol=1e-9)
+    assert scaled.converged and scaled.residual <= 1e-9
+    # the linear phase: 2 log2(κ) plain steps (plus the cautious start), log2(κ) scaled ones
+    assert plain.steps >= 2 * math.log2(kappa) and scaled.steps <= math.log2(kappa) + 6
+    assert batched_matches(gdtutor.inverse(torch.stack([a, a.mT]), scaled=True), [a, a.mT])
+
+
+def batched_matches(result, members):
+    """Whether a batched result matches each member inverted alone, to LAPACK's acceptance."""
+    return all(
+        metrics.inverse_scaled_residual(m, x, side="right") < LAPACK_ACCEPTANCE
+        for m, x in zip(members, result.inverse, strict=True)
     )
+
+
+def test_scaled_newton_schulz_reports_a_singular_matrix():
+    singular = matrices.with_singular_values([1.0, 0.5, 0.0], seed=2)
+    with pytest.raises(inversion.SingularMatrixError):
+        gdtutor.inverse(singular, scaled=True)
+    with pytest.raises(ValueError, match="scaled=False with pseudo=True"):
+        gdtutor.inverse(singular, pseudo=True, scaled=True)
+
+
+def test_newton_schulz_from_a_float32_start_reaches_float64_accuracy_in_a_few_steps():
+    a = matrices.with_condition_number(50, 100.0, seed=4)
+    start = torch.linalg.inv(a.float())  # residual about κ u₃₂ ≈ 1e-5: squared twice, 1e-20
+    result = gdtutor.inverse(a, start=start)
+    assert result.converged and result.steps <= 4
+    assert metrics.inverse_scaled_residual(a, result.inverse, side="right") < LAPACK_ACCEPTANCE
+    assert metrics.inverse_forward_error(a, result.inverse) < 10 * 50 * 100 * EPS[torch.float64]
+
+
+@pytest.mark.parametrize(
+    ("start", "options", "message"),
+    [
+        (torch.zeros(3, 3), {}, r"too far from the inverse: ‖I - AX₀‖_F = 1\.73"),
+        (torch.zeros(2, 3), {}, r"shape of A's inverse, \(3, 3\); got \(2, 3\)"),
+        (torch.eye(3), {"scaled": True}, "not with pseudo=True or scaled=True"),
+        (torch.full((3, 3), math.nan), {}, "NaN"),
+    ],
+)
+def test_bad_start(start, options, message):
+    with pytest.raises(ValueError, match=message):
+        gdtutor.inverse(torch.eye(3, dtype=torch.float64), start=start, **options)
 
 
 @pytest.mark.parametrize("kappa", [2.0, 10.0, 100.0])
@@ -245,7 +297,19 @@ def test_scaled_residual_and_forward_error_of_lapack():
     x = torch.linalg.inv(a)
     assert metrics.inverse_scaled_residual(a, x) < LAPACK_ACCEPTANCE
     assert metrics.inverse_forward_error(a, x) < 30 * 100 * EPS[torch.float64]
+    assert metrics.inverse_scaled_residual(a, x, side="right") < LAPACK_ACCEPTANCE
     assert metrics.inverse_scaled_residual(a, torch.zeros_like(x) + 1) > 1e10
+    with pytest.raises(ValueError, match="side must be 'left'"):
+        metrics.inverse_scaled_residual(a, x, side="both")
+
+
+def test_newton_schulz_drives_the_right_residual_and_its_transpose_the_left():
+    a = matrices.with_condition_number(12, 1e6, seed=1)
+    right = gdtutor.inverse(a).inverse  # small I - AX; I - XA can be up to κ times larger
+    assert metrics.inverse_scaled_residual(a, right, side="right") < LAPACK_ACCEPTANCE
+    assert metrics.inverse_scaled_residual(a, right, side="left") > LAPACK_ACCEPTANCE
+    left = gdtutor.inverse(a.mT).inverse.mT  # (Aᵀ)⁻¹ transposed: small I - XA
+    assert metrics.inverse_scaled_residual(a, left, side="left") < LAPACK_ACCEPTANCE
 
 
 def test_newton_schulz_stops_at_a_tolerance():
@@ -389,18 +453,26 @@ def test_bad_tol(tol, pseudo, message):
 
 def test_evaluations_count_every_product():
     a = matrices.with_condition_number(8, 10.0, seed=1)
-    ns = gdtutor.inverse(a)  # a residual AX and a correction XR per iterate, then the check
-    assert ns.evaluations == 2 * (ns.steps + 1) + 1
+    ns = gdtutor.inverse(a)  # a residual AX per iterate, a correction XR per step
+    assert ns.evaluations == 2 * ns.steps + 1
+    assert ns.evaluations_at.tolist() == [2 * k + 1 for k in range(ns.steps + 1)]
     ns_tol = gdtutor.inverse(a, tol=1e-3)  # no correction after the iterate that meets tol
-    assert ns_tol.evaluations == 2 * ns_tol.steps + 1 + 1
+    assert ns_tol.evaluations == 2 * ns_tol.steps + 1
     gd = gdtutor.inverse(a, "gd", max_steps=10)  # AX per evaluation, AᵀR per gradient
     assert gd.evaluations == (gd.steps + 1) + gd.steps + 1
-    lbfgs = gdtutor.inverse(a, "optimizer", optimizer="lbfgs", max_steps=2)
-    assert lbfgs.evaluations > 2 * 20  # two step() calls of up to 20 inner iterations each
+    assert gd.evaluations_at.tolist() == [2 * k + 1 for k in range(11)]
+    lbfgs = gdtutor.inverse(
+        a, "optimizer", optimizer="lbfgs", max_steps=2, tolerance_grad=0, tolerance_change=0
+    )
+    assert lbfgs.steps == 2 and lbfgs.iterations == 2 * 20  # two step() calls of 20 iterations
+    assert lbfgs.evaluations > 2 * lbfgs.iterations  # a loss and a gradient per line-search try
+    assert lbfgs.evaluations_at[-1] == lbfgs.evaluations - 1
     cgnr = gdtutor.inverse(a, "cgnr", max_steps=5)  # AᵀR first, then AP and AᵀR per step
     assert cgnr.evaluations == 1 + 2 * 5 + 1
+    assert cgnr.evaluations_at.tolist() == [1 + 2 * k for k in range(6)]
     scheme = gdtutor.inverse(a, "2020", max_steps=5, tol=1e-12)  # + one AX per tol check
     assert scheme.evaluations == 6 + 5 + 6 + 1
+    assert scheme.evaluations_at[-1] == scheme.evaluations - 1
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import pytest
 import torch
 
@@ -82,3 +84,30 @@ def test_study_batch_cycles_through_the_kinds_reproducibly():
     values = torch.linalg.svdvals(first)
     assert (values[5::6, 2:] < 1e-12).all()  # every sixth matrix is rank-deficient
     assert (values[4::6, 0] - values[4::6, 2]).abs().max() < 1e-12  # a repeated top value
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_with_exact_inverse_is_exact(dtype):
+    a, a_inverse = matrices.with_exact_inverse(8, 16, seed=3, dtype=dtype)
+    exact = [[Fraction(float(v)) for v in row] for row in a.tolist()]
+    inverse = [[Fraction(float(v)) for v in row] for row in a_inverse.tolist()]
+    product = [
+        [sum(exact[i][k] * inverse[k][j] for k in range(8)) for j in range(8)] for i in range(8)
+    ]
+    assert product == [[int(i == j) for j in range(8)] for i in range(8)]  # in rational arithmetic
+    assert torch.linalg.cond(a.double()).item() == pytest.approx(16, rel=1e-12)
+    big, big_inverse = matrices.with_exact_inverse(256, 1024, seed=4)
+    assert torch.equal(big @ big_inverse, torch.eye(256, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    ("n", "kappa", "dtype", "message"),
+    [
+        (6, 16, torch.float64, "powers of two; got 6 and 16"),
+        (8, 10, torch.float64, "powers of two; got 8 and 10"),
+        (1024, 2**14, torch.float32, r"n·κ = 2\^24 is too wide for torch.float32"),
+    ],
+)
+def test_with_exact_inverse_rejects_what_it_cannot_make_exact(n, kappa, dtype, message):
+    with pytest.raises(ValueError, match=message):
+        matrices.with_exact_inverse(n, kappa, dtype=dtype)
