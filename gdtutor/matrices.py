@@ -101,21 +101,26 @@ def with_exact_inverse(
 ) -> tuple[Tensor, Tensor]:
     r"""A random-looking ``n × n`` matrix and its inverse, both stored exactly.
 
-    :math:`A = P_1 D_1 H S H^\top D_2 P_2 / n` with :math:`H` the Sylvester–Hadamard matrix
+    :math:`A = P_1 D_1 B_1 H S H^\top B_2 D_2 P_2 / n` with :math:`H` the Sylvester–Hadamard matrix
     (entries :math:`\pm1`, :math:`HH^\top = nI`), :math:`S` diagonal with powers of two from 1 down
-    to :math:`1/\kappa`, :math:`D_i` random signs and :math:`P_i` random permutations. Then
-    :math:`A^{-1} = P_2^\top D_2 H S^{-1} H^\top D_1 P_1^\top / n`. Every entry of both is a sum of
-    :math:`n` signed powers of two spanning :math:`\log_2(n\kappa)` bits, so both are computed
-    without rounding: a forward error measured against this inverse is the method's own, with
-    no reference error (an inverse computed in float64, or :math:`Q\operatorname{diag}(1/s)Q^\top`
-    of a rounded :math:`A`, is itself off by about :math:`\kappa u`).
+    to :math:`1/\kappa`, :math:`D_i` random signs, :math:`P_i` random permutations and
+    :math:`B_i = I + N_i/2` with :math:`N_i` a random pairing of half the indices with the other
+    half (:math:`N_i^2 = 0`, so :math:`B_i^{-1} = I - N_i/2`). The :math:`B_i` spread the few
+    distinct values of :math:`S` into a wide spectrum (else a Krylov method would finish in as
+    many steps as :math:`S` has distinct values). Then
+    :math:`A^{-1} = P_2^\top D_2 B_2^{-1} H S^{-1} H^\top B_1^{-1} D_1 P_1^\top / n`, and every entry of both
+    is a short sum of signed powers of two spanning about :math:`\log_2(n\kappa)` bits: both are
+    computed without rounding. A forward error measured against this inverse is the method's own,
+    with no reference error (an inverse computed in float64, or :math:`Q\operatorname{diag}(1/s)
+    Q^\top` of a rounded :math:`A`, is itself off by about :math:`\kappa u`). The condition number
+    of :math:`A` is within a factor :math:`\kappa(B_1)\kappa(B_2) \le 2.7` of ``condition_number``.
 
     Parameters
     ----------
     n
-        A power of two.
+        A power of two, at least 2.
     condition_number
-        :math:`\kappa`, a power of two (the singular values are powers of two).
+        :math:`\kappa` of the core :math:`HSH^\top/n`, a power of two.
     seed
         Seed for the signs and permutations.
     dtype
@@ -126,8 +131,8 @@ def with_exact_inverse(
     tuple of Tensor
         ``(a, a_inverse)``.
     """
-    bits = math.log2(n * condition_number)
-    if n < 1 or n & (n - 1) or condition_number < 1 or condition_number & (condition_number - 1):
+    bits = math.log2(n * condition_number) + 3  # and up to three bits for the sums with the B_i
+    if n < 2 or n & (n - 1) or condition_number < 1 or condition_number & (condition_number - 1):
         raise ValueError(
             f"n and condition_number must be powers of two; got {n} and {condition_number}."
         )
@@ -149,9 +154,21 @@ def with_exact_inverse(
     rows, columns = (torch.randperm(n, generator=generator) for _ in range(2))
     core = (hadamard * s) @ hadamard.T / n
     core_inverse = (hadamard / s) @ hadamard.T / n
+    left, right = (_half_pairing(n, generator) for _ in range(2))
+    eye = torch.eye(n, dtype=torch.float64)
+    core = (eye + left / 2) @ core @ (eye + right / 2)
+    core_inverse = (eye - right / 2) @ core_inverse @ (eye - left / 2)  # (I + N/2)⁻¹ = I - N/2
     a = (signs[0][:, None] * core * signs[1])[rows][:, columns]
     a_inverse = (signs[1][:, None] * core_inverse * signs[0])[columns][:, rows]
     return a.to(dtype), a_inverse.to(dtype)
+
+
+def _half_pairing(n: int, generator: torch.Generator) -> Tensor:
+    """A 0/1 matrix :math:`N` with :math:`N^2 = 0` pairing a random half of the indices with the other half."""
+    order = torch.randperm(n, generator=generator)
+    pairing = torch.zeros(n, n, dtype=torch.float64)
+    pairing[order[n // 2 :], order[: n // 2]] = 1.0
+    return pairing
 
 
 #: The spectrum kinds of the SVD robustness study (Part 3 and ``benchmarks/svd.py``).

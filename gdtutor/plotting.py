@@ -263,3 +263,100 @@ def plot_images(images: Mapping[str, Tensor], *, columns: int = 2) -> Figure:
     for ax in axes.flat:
         ax.set_axis_off()
     return fig
+
+
+def autograd_graph(output: Tensor, names: Mapping[str, Tensor]) -> list[tuple[str, str]]:
+    """The edges of the backward graph autograd recorded for ``output``, as ``(input, node)`` labels.
+
+    Walks ``output.grad_fn`` and its ``next_functions``; a leaf tensor's ``AccumulateGrad`` node is
+    labelled with its name from ``names`` (``"x"``), every other node with its class name
+    (``"MulBackward0"``). The edges run in the forward direction, from an input to the
+    operation that used it.
+    """
+    if output.grad_fn is None:
+        raise ValueError(
+            "output has no graph: compute it from tensors with requires_grad=True, outside "
+            "torch.no_grad()."
+        )
+    leaf_names = {id(tensor): name for name, tensor in names.items()}
+    labels: dict[int, str] = {}
+
+    def label(node: object) -> str:
+        if id(node) not in labels:
+            variable = getattr(node, "variable", None)
+            labels[id(node)] = (
+                leaf_names.get(id(variable), "leaf")
+                if variable is not None
+                else type(node).__name__
+            )
+        return labels[id(node)]
+
+    edges: list[tuple[str, str]] = []
+    pending, seen = [output.grad_fn], set()
+    while pending:
+        node = pending.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for child, _ in node.next_functions:
+            if child is not None:
+                edges.append((label(child), label(node)))
+                pending.append(child)
+    return edges
+
+
+def plot_autograd_graph(output: Tensor, names: Mapping[str, Tensor], *, title: str) -> Figure:
+    """Draw :func:`autograd_graph`: leaves at the bottom, the output's node at the top.
+
+    Arrows point the way values flow forward; ``backward()`` walks them in reverse.
+    """
+    edges = autograd_graph(output, names)
+    parents: dict[str, list[str]] = {}
+    for child, parent in edges:
+        parents.setdefault(child, []).append(parent)
+    nodes = list(dict.fromkeys([edges[0][1], *(node for edge in edges for node in edge)]))
+    height: dict[str, int] = {}
+
+    def level(node: str) -> int:  # the longest path down to a leaf
+        if node not in height:
+            children = [child for child, parent in edges if parent == node]
+            height[node] = 1 + max(map(level, children)) if children else 0
+        return height[node]
+
+    rows: dict[int, list[str]] = {}
+    for node in nodes:
+        rows.setdefault(level(node), []).append(node)
+    position = {
+        node: ((i + 1) / (len(row) + 1), depth)
+        for depth, row in rows.items()
+        for i, node in enumerate(row)
+    }
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], 0.9 * (len(rows) + 1)), layout="constrained")
+    for child, parent in edges:
+        ax.annotate(
+            "",
+            xy=position[parent],
+            xytext=position[child],
+            arrowprops={"arrowstyle": "-|>", "color": "0.35", "shrinkA": 14, "shrinkB": 14},
+        )
+    for node, (x, y) in position.items():
+        leaf = node in names
+        ax.text(
+            x,
+            y,
+            node,
+            ha="center",
+            va="center",
+            fontfamily="monospace",
+            bbox={
+                "boxstyle": "round,pad=0.4",
+                "facecolor": "C0" if leaf else "white",
+                "alpha": 0.25 if leaf else 1.0,
+                "edgecolor": "0.35",
+            },
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.6, max(rows) + 0.6)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize="medium")
+    return fig

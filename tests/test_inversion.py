@@ -92,8 +92,12 @@ def test_2020_scheme_options():
         gdtutor.inverse(m, "2020", nesterov=True)
     with pytest.raises(ValueError, match="does not find A"):
         gdtutor.inverse(m, "2020", pseudo=True)
-    with pytest.raises(DivergenceError, match=r"lr < 3\.8"):
-        gdtutor.inverse(m, "2020", lr=30.0)
+    # heavy-ball's limit 2(1 + β)/L, L = 2σ₁²/n²: quoted, and it is the real boundary
+    with pytest.raises(DivergenceError, match=r"lr < 7\.22"):
+        gdtutor.inverse(m.double(), "2020", lr=30.0)
+    assert gdtutor.inverse(m.double(), "2020", lr=7.1, max_steps=20_000, tol=1e-6).converged
+    with pytest.raises(DivergenceError):
+        gdtutor.inverse(m.double(), "2020", lr=7.35, max_steps=20_000)
 
 
 # --- accuracy against torch.linalg.inv -------------------------------------------------------
@@ -539,3 +543,31 @@ def test_a_short_budget_is_not_mistaken_for_singularity():
     a = matrices.with_condition_number(10, 1e6, seed=2)
     result = gdtutor.inverse(a, max_steps=3)
     assert not result.converged and not bool(result.converged_each)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_heavy_ball_modes_bound_and_predict_the_error(momentum):
+    lam = torch.tensor([0.002, 0.05, 0.5, 1.8], dtype=torch.float64)
+    lr = 0.9
+    rates, envelopes = inversion.heavy_ball_modes(lam, lr, momentum)
+    x = torch.ones(4, dtype=torch.float64, requires_grad=True)  # error e_0 = 1 in every mode
+    sgd = torch.optim.SGD([x], lr=lr, momentum=momentum)
+    errors = []
+    for _ in range(400):
+        sgd.zero_grad()
+        (0.5 * (lam * x.square()).sum()).backward()
+        sgd.step()
+        errors.append(x.detach().abs().clone())
+    errors = torch.stack(errors)
+    k = torch.arange(1, 401, dtype=torch.float64)[:, None]
+    bound = envelopes * rates**k
+    assert (errors <= bound * (1 + 1e-9) + 1e-300).all()
+    # the slowest mode has a real dominant root here: the envelope is tight once the other root fades
+    slow = rates.argmax()
+    if momentum < 0.9 or slow == 0:
+        assert errors[-1, slow] / bound[-1, slow] == pytest.approx(1, rel=1e-6)
+    # stable exactly below 2(1 + β)/λ
+    unstable, _ = inversion.heavy_ball_modes(
+        torch.tensor([2 * (1 + momentum) / lr * 1.01]), lr, momentum
+    )
+    assert unstable.item() > 1 and (rates < 1).all()

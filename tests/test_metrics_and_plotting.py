@@ -1,3 +1,5 @@
+import matplotlib.pyplot as plt
+import pytest
 import torch
 
 from gdtutor import metrics, plotting
@@ -53,3 +55,23 @@ def test_plot_images_fills_a_grid_and_hides_axes():
     assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
     assert fig.axes[1].images[0].get_array().max() == 1  # clipped
     assert not any(ax.axison for ax in fig.axes)
+
+
+def test_autograd_graph_reads_the_recorded_graph():
+    x = torch.tensor(3.0, requires_grad=True)
+    y = torch.tensor(7.0, requires_grad=True)
+    z = torch.sin(x * y) + x
+    edges = plotting.autograd_graph(z, {"x": x, "y": y})
+    assert edges == [
+        ("SinBackward0", "AddBackward0"),
+        ("x", "AddBackward0"),
+        ("MulBackward0", "SinBackward0"),
+        ("x", "MulBackward0"),
+        ("y", "MulBackward0"),
+    ]
+    fig = plotting.plot_autograd_graph(z, {"x": x, "y": y}, title="z")
+    texts = sorted(text.get_text() for text in fig.axes[0].texts if text.get_text())  # arrows: ""
+    assert texts == ["AddBackward0", "MulBackward0", "SinBackward0", "x", "y"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="output has no graph"):
+        plotting.autograd_graph(x.detach() * 2, {"x": x})
