@@ -387,7 +387,9 @@ def _newton_schulz(
 
     - Inverse: once :math:`\|I - AX_k\|_F \le 1/2` every direction is in the quadratic phase;
       exactly, each step at least halves it, and the first step that fails to has reached the
-      rounding floor (the better of the last two iterates is returned). A matrix whose
+      rounding floor (the better of the last two iterates is returned); so has the iterate after
+      one whose residual squared is below :math:`u`, which saves the step that would confirm
+      it. A matrix whose
       residual is still above 1/2 after the full default budget is singular to working precision
       (:class:`SingularMatrixError`).
     - Pseudo-inverse: the residual no longer tends to 0. Rounding errors in the null space double
@@ -438,9 +440,11 @@ def _newton_schulz(
     scaling = _StepScaling(balanced, x) if scaled else None
     eye = identity_like(a)
     floor_check = math.sqrt(torch.finfo(a.dtype).eps)
+    roundoff = torch.finfo(a.dtype).eps / 2
     losses: list[float] = []
     evaluations_at: list[int] = []
     products = 0
+    last_measure = math.inf
     best, best_measure, best_norms = x, math.inf, None
     converged, reason, steps = False, f"reached max_steps={budget}", budget
     for step in range(budget + 1):
@@ -469,16 +473,20 @@ def _newton_schulz(
         else:
             measure = norms.max().item()
             candidate, quadratic_phase = x, best_measure <= 0.5 and not scaled_into
-        # From ‖I - AX‖_F <= 1/2 on, a plain step at least halves it (the residual squares).
+        # From ‖I - AX‖_F <= 1/2 on, a plain step at least halves it (the residual squares), and
+        # once the last residual squared is below u, this one is rounding error alone.
         enough = best_measure if pseudo else best_measure / 2
+        squared_away = not (pseudo or scaled_into) and last_measure**2 <= roundoff
         floor_reached = quadratic_phase and not measure < enough
         if measure < best_measure or scaled_into:
             best, best_measure, best_norms = candidate, measure, norms
-        if floor_reached:
+        if floor_reached or squared_away:
             converged, steps = True, step
             what = "correction" if pseudo else "residual"
-            reason = f"{what} stopped decreasing at {best_measure:.2g} (rounding floor)"
+            how = "reached" if squared_away and not floor_reached else "stopped decreasing at"
+            reason = f"{what} {how} {best_measure:.2g} (rounding floor)"
             break
+        last_measure = measure
         if step == budget:
             break
         if following is None:
