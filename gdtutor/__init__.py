@@ -6,6 +6,8 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
   :mod:`gdtutor.inversion`;
 - :func:`gdtutor.svd`: a singular value decomposition by gradient methods (Part 3), in
   :mod:`gdtutor.decomposition`;
+- :func:`gdtutor.complete`: a low-rank completion of a matrix with missing entries (Part 4), in
+  :mod:`gdtutor.completion`;
 - :func:`gdtutor.descend`: the gradient-descent loop every part shares, in :mod:`gdtutor.descent`;
 - :func:`gdtutor.show_options`: each method's own options, with their defaults;
 - :mod:`gdtutor.derivatives`: autograd checked against finite differences (Part 1);
@@ -15,6 +17,7 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
 """
 
 from gdtutor import (
+    completion,
     decomposition,
     derivatives,
     descent,
@@ -25,16 +28,20 @@ from gdtutor import (
     report,
 )
 from gdtutor._methods import show_options
+from gdtutor.completion import CompletionResult, complete
 from gdtutor.decomposition import SVDResult, svd
 from gdtutor.descent import DescentResult, DivergenceError, descend
 from gdtutor.inversion import InverseResult, SingularMatrixError, inverse
 
 __all__ = [
+    "CompletionResult",
     "DescentResult",
     "DivergenceError",
     "InverseResult",
     "SVDResult",
     "SingularMatrixError",
+    "complete",
+    "completion",
     "decomposition",
     "derivatives",
     "descend",

@@ -1,0 +1,522 @@
+r"""Part 4: matrix completion, a low-rank :math:`UV^\top` fitted to the observed entries only.
+
+:func:`complete` is the entry point, with a ``method=`` switch like :func:`gdtutor.inverse`. Every
+method minimises the same objective over :math:`U \in \mathbb R^{m\times r}`,
+:math:`V \in \mathbb R^{n\times r}`,
+
+.. math:: F(U, V) = \tfrac12\|P_\Omega(UV^\top - Y)\|_F^2 + \tfrac\lambda2\big(\|U\|_F^2 + \|V\|_F^2\big),
+
+where :math:`P_\Omega` keeps the observed entries and zeroes the others, and :math:`\lambda` is
+``ridge`` (``"soft-impute"`` minimises its convex relative instead). LAPACK's SVD cannot start
+here: it needs every entry.
+
+``"gd"`` (default)
+    Gradient descent on the factors, with the balancing term
+    :math:`\tfrac p8\|U^\top U - V^\top V\|_F^2` (:math:`p` the observed fraction), which keeps
+    the two factors equally scaled (it vanishes at every minimiser of :math:`F`) and makes a fixed
+    step safe.
+``"optimizer"``
+    Any :mod:`torch.optim` optimizer on the same objective, balancing term included.
+``"als"``
+    Alternating least squares: with :math:`V` fixed, each row of :math:`U` is a small ridge
+    regression on that row's observed entries, and vice versa. The classical reference.
+``"soft-impute"``
+    The convex reference (Mazumder, Hastie and Tibshirani 2010): nuclear-norm regularised, one
+    truncated SVD per step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from gdtutor._methods import MethodTable
+from gdtutor._validation import SUPPORTED_DTYPES
+from gdtutor.descent import descend, make_optimizer, optimizer_class
+
+Method = Literal["gd", "optimizer", "als", "soft-impute"]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class CompletionResult:
+    r"""The outcome of :func:`complete`.
+
+    Attributes
+    ----------
+    completed
+        :math:`UV^\top`, every entry filled in, in the input's dtype.
+    left, right
+        The factors :math:`U` (``m × rank``) and :math:`V` (``n × rank``).
+    method
+        The method used.
+    losses
+        ``losses[k]``: the objective :math:`F` at the ``k``-th iterate, float64.
+    steps
+        Iterations (sweeps for ``"als"``, SVDs for ``"soft-impute"``).
+    evaluations
+        All the work, in passes over the observed entries: a residual
+        :math:`P_\Omega(UV^\top - Y)` with its products by :math:`U` and :math:`V` counts one,
+        an ALS sweep two (one per factor), a soft-impute step one plus its SVD.
+    converged
+        Whether the stopping rule was met (not just the step budget exhausted).
+    reason
+        Why it stopped, in words.
+    observed_rmse
+        :math:`\|P_\Omega(UV^\top - Y)\|_F / \sqrt{|\Omega|}`, the fit on the observed entries.
+    """
+
+    completed: Tensor
+    left: Tensor
+    right: Tensor
+    method: str
+    losses: Tensor
+    steps: int
+    evaluations: int
+    converged: bool
+    reason: str
+    observed_rmse: float
+
+
+def complete(
+    y: object,
+    rank: int,
+    *,
+    mask: object | None = None,
+    method: Method = "gd",
+    ridge: float = 0.0,
+    tol: float = 1e-9,
+    **options: Any,
+) -> CompletionResult:
+    r"""Fill in the missing entries of ``y`` with a rank-``rank`` matrix fitted to the observed ones.
+
+    Parameters
+    ----------
+    y
+        An ``m × n`` float tensor or array-like. Without ``mask``, its NaN entries are the missing
+        ones (the convention of pandas and of rating data).
+    rank
+        The rank :math:`r` of the fit, from 1 to :math:`\min(m, n)`.
+    mask
+        A boolean ``m × n`` tensor, ``True`` where ``y`` is observed. The entries of ``y`` it
+        hides are ignored (they may be NaN).
+    method
+        ``"gd"`` (default), ``"optimizer"``, ``"als"`` or ``"soft-impute"``; see
+        :mod:`gdtutor.completion`.
+    ridge
+        :math:`\lambda \ge 0` in :math:`F`: shrinks the factors, which helps when the data are
+        noisy or few. For ``"soft-impute"``, the weight of the nuclear norm.
+    tol
+        Stop when an iteration lowers :math:`F` by less than ``tol`` times :math:`F` (a plateau),
+        or when the observed residual is below ``tol`` times :math:`\|P_\Omega Y\|_F`.
+    **options
+        The method's own options (``max_steps``, ``lr``, ``init``, ...):
+        ``print(gdtutor.show_options("complete", "gd"))``. An option the method does not take
+        raises :class:`TypeError` before any work is done.
+
+    Returns
+    -------
+    CompletionResult
+
+    Raises
+    ------
+    ValueError
+        A ``y`` that is not a matrix, a ``mask`` of another shape or not boolean, nothing
+        observed, NaN or Inf among the observed entries, a row or column with no observed entry
+        (nothing can be said about it), a ``rank`` outside :math:`1..\min(m, n)`, a negative
+        ``ridge`` or a ``tol`` that is not positive.
+    TypeError
+        An option the method does not take; an unsupported dtype.
+
+    Examples
+    --------
+    >>> import torch, gdtutor
+    >>> truth = torch.outer(torch.arange(1.0, 5.0), torch.arange(1.0, 4.0)).double()
+    >>> y = truth.clone()
+    >>> y[0, 1] = y[2, 2] = float("nan")  # two missing entries
+    >>> result = gdtutor.complete(y, rank=1, method="als", tol=1e-15, max_steps=500)
+    >>> torch.allclose(result.completed, truth)
+    True
+    """
+    solve = METHODS.resolve(method, options)
+    data, observed = _checked(y, mask, rank)
+    if not (isinstance(ridge, int | float) and 0 <= ridge < math.inf):
+        raise ValueError(f"ridge must be a non-negative number; got {ridge!r}.")
+    if not (isinstance(tol, int | float) and 0 < tol < math.inf):
+        raise ValueError(f"tol must be a positive number; got {tol!r}.")
+    return solve(data, observed, rank, ridge=float(ridge), tol=float(tol), **options)
+
+
+def _checked(y: object, mask: object | None, rank: int) -> tuple[Tensor, Tensor]:
+    """``y`` with its missing entries zeroed, and the boolean mask of the observed ones."""
+    try:
+        data = y if isinstance(y, Tensor) else torch.as_tensor(y)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            f"y must be a tensor or array-like of numbers; got {type(y).__name__}."
+        ) from error
+    if not data.is_floating_point():
+        data = data.to(torch.float64)
+    if data.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"y has dtype {data.dtype}; use y.float() or y.double().")
+    if data.ndim != 2 or data.numel() == 0:
+        raise ValueError(f"y must be a non-empty m × n matrix; got shape {tuple(data.shape)}.")
+    data = data.detach()
+    if mask is None:
+        observed = ~torch.isnan(data)
+    else:
+        observed = mask if isinstance(mask, Tensor) else torch.as_tensor(mask)
+        if observed.dtype != torch.bool:
+            raise ValueError(
+                f"mask must be boolean (True where y is observed); got dtype {observed.dtype}."
+            )
+        if observed.shape != data.shape:
+            raise ValueError(
+                f"mask has shape {tuple(observed.shape)}, y has {tuple(data.shape)}; they must match."
+            )
+        observed = observed.to(data.device)
+    if not observed.any():
+        raise ValueError("no entry of y is observed: there is nothing to fit.")
+    if not torch.isfinite(data[observed]).all():
+        bad = int((~torch.isfinite(data[observed])).sum())
+        raise ValueError(
+            f"{bad} observed entries of y are NaN or Inf; mark them missing (mask, or NaN without "
+            "a mask) or fix them."
+        )
+    for axis, name in ((1, "rows"), (0, "columns")):
+        empty = (~observed.any(dim=axis)).nonzero().flatten().tolist()
+        if empty:
+            shown = empty[:10] + (["..."] if len(empty) > 10 else [])
+            raise ValueError(
+                f"{len(empty)} {name} of y have no observed entry ({', '.join(map(str, shown))}): "
+                f"nothing in the data says anything about them. Drop those {name}, or fill them "
+                "with a baseline (e.g. the mean) after completing the rest."
+            )
+    m, n = data.shape
+    if not (isinstance(rank, int) and 1 <= rank <= min(m, n)):
+        raise ValueError(
+            f"rank must be an integer from 1 to min(m, n) = {min(m, n)}; got {rank!r}."
+        )
+    return torch.where(observed, data, torch.zeros_like(data)), observed
+
+
+def _objective(
+    data: Tensor, observed: Tensor, u: Tensor, v: Tensor, ridge: float, *, balance: bool
+) -> Tensor:
+    r""":math:`F(U, V)`, plus the balancing term :math:`\tfrac p8\|U^\top U - V^\top V\|_F^2` if asked."""
+    residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
+    value = 0.5 * residual.square().sum() + 0.5 * ridge * (u.square().sum() + v.square().sum())
+    if balance:
+        value = value + _fraction(observed) * (u.T @ u - v.T @ v).square().sum() / 8
+    return value
+
+
+def _fraction(observed: Tensor) -> float:
+    r"""The observed fraction :math:`p = |\Omega|/(mn)`."""
+    return observed.sum().item() / observed.numel()
+
+
+def _start(
+    data: Tensor, observed: Tensor, rank: int, init: str, seed: int
+) -> tuple[Tensor, Tensor]:
+    r"""The first factors, ``"spectral"`` or ``"random"``.
+
+    Spectral: the top-``rank`` SVD :math:`Q_1 S Q_2^\top` of :math:`P_\Omega Y / p`, split as
+    :math:`Q_1 S^{1/2}` and :math:`Q_2 S^{1/2}`. Random: small Gaussian factors.
+    """
+    m, n = data.shape
+    if init == "spectral":
+        fraction = observed.sum().item() / (m * n)
+        u, s, vh = torch.linalg.svd(data / fraction, full_matrices=False)
+        root = s[:rank].sqrt()
+        return u[:, :rank] * root, vh[:rank].T * root
+    if init == "random":
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        scale = 1e-3 * (data.square().sum() / observed.sum()).sqrt().item()
+        draw = torch.randn(m + n, rank, generator=generator, dtype=torch.float64)
+        factors = (scale * draw).to(dtype=data.dtype, device=data.device)
+        return factors[:m].clone(), factors[m:].clone()
+    raise ValueError(f"init must be 'spectral' or 'random'; got {init!r}.")
+
+
+def _plateau(losses: list[float], tol: float, scale: float) -> str | None:
+    """The reason to stop when a monotone method's objective has flattened out or the fit is exact."""
+    if losses[-1] <= 0.5 * (tol * scale) ** 2:
+        return f"observed residual below tol × ‖P_Ω Y‖ ({tol:.3g})"
+    if len(losses) >= 2 and 0 <= losses[-2] - losses[-1] <= tol * losses[-1]:
+        return f"objective decreased by less than tol = {tol:.3g} relative (a plateau)"
+    return None
+
+
+def _result(
+    data: Tensor,
+    observed: Tensor,
+    u: Tensor,
+    v: Tensor,
+    *,
+    method: str,
+    losses: list[float] | Tensor,
+    steps: int,
+    evaluations: int,
+    reason: str | None,
+    max_steps: int,
+) -> CompletionResult:
+    completed = u @ v.T
+    misfit = torch.where(observed, completed - data, torch.zeros_like(data))
+    return CompletionResult(
+        completed=completed,
+        left=u,
+        right=v,
+        method=method,
+        losses=torch.as_tensor(losses, dtype=torch.float64),
+        steps=steps,
+        evaluations=evaluations,
+        converged=reason is not None,
+        reason=reason or f"reached max_steps={max_steps}",
+        observed_rmse=(misfit.square().sum() / observed.sum()).sqrt().item(),
+    )
+
+
+def _gradient_descent(
+    data: Tensor,
+    observed: Tensor,
+    rank: int,
+    *,
+    ridge: float,
+    tol: float,
+    lr: float | None = None,
+    init: str = "spectral",
+    seed: int = 0,
+    max_steps: int = 5000,
+) -> CompletionResult:
+    r"""Gradient descent on :math:`F + \tfrac p8\|U^\top U - V^\top V\|_F^2`, gradients by hand.
+
+    .. math::
+
+        \nabla_U = P_\Omega(UV^\top - Y)\,V + \lambda U + \tfrac p2 U(U^\top U - V^\top V), \quad
+        \nabla_V = P_\Omega(UV^\top - Y)^\top U + \lambda V - \tfrac p2 V(U^\top U - V^\top V).
+
+    Stops when the gradient's norm is below ``tol`` times :math:`\|P_\Omega Y\|_F\sqrt{\hat\sigma_1}`
+    (the size of the gradient at a start of the data's scale), which a slow escape from a small
+    random start does not trigger, or when the observed residual is below ``tol`` times
+    :math:`\|P_\Omega Y\|_F`.
+
+    Parameters
+    ----------
+    lr
+        The step. By default :math:`1/(4\hat\sigma_1)` with :math:`\hat\sigma_1` the largest
+        singular value of :math:`P_\Omega Y` (the curvature of the data term is at most that of
+        :math:`\|UV^\top\|` on the observed entries, :math:`\lesssim \sigma_1`).
+    init
+        ``"spectral"`` (default) or ``"random"``; see the Part 4 tutorial for what each does.
+    seed
+        For ``init="random"``.
+    max_steps
+        The step budget.
+    """
+    u, v = _start(data, observed, rank, init, seed)
+    sigma = torch.linalg.matrix_norm(data, ord=2).item()
+    step = lr if lr is not None else 0.25 / sigma
+    fraction = _fraction(observed)
+    scale = data.norm().item()
+    gradient_scale = scale * math.sqrt(sigma / fraction)
+    losses: list[float] = []
+    reason = None
+    steps = max_steps
+    for k in range(max_steps + 1):
+        residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
+        gap = u.T @ u - v.T @ v
+        loss = 0.5 * residual.square().sum() + 0.5 * ridge * (u.square().sum() + v.square().sum())
+        losses.append((loss + fraction * gap.square().sum() / 8).item())
+        if not math.isfinite(losses[-1]) or losses[-1] > 1e6 * max(losses[0], 1e-300):
+            raise ValueError(
+                f"gradient descent diverged at step {k} (objective {losses[-1]:.3g}): lr={step:.3g} "
+                "is too large for these data; pass a smaller lr."
+            )
+        grad_u = residual @ v + ridge * u + 0.5 * fraction * u @ gap
+        grad_v = residual.T @ u + ridge * v - 0.5 * fraction * v @ gap
+        gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
+        if losses[-1] <= 0.5 * (tol * scale) ** 2:
+            reason = f"observed residual below tol × ‖P_Ω Y‖ ({tol:.3g})"
+        elif gradient <= tol * gradient_scale:
+            reason = f"gradient below tol × ‖P_Ω Y‖√σ₁ ({tol:.3g}): a stationary point"
+        if reason is not None:
+            steps = k
+            break
+        if k == max_steps:
+            break
+        u, v = u - step * grad_u, v - step * grad_v
+    return _result(
+        data, observed, u, v, method="gd", losses=losses, steps=steps,
+        evaluations=steps + 1, reason=reason, max_steps=max_steps,
+    )  # fmt: skip
+
+
+def _with_optimizer(
+    data: Tensor,
+    observed: Tensor,
+    rank: int,
+    *,
+    ridge: float,
+    tol: float,
+    optimizer: str | type[Optimizer] = "adam",
+    lr: float = 1e-2,
+    init: str = "spectral",
+    seed: int = 0,
+    max_steps: int = 5000,
+    **optimizer_options: Any,
+) -> CompletionResult:
+    r"""A :mod:`torch.optim` optimizer on the same objective as ``"gd"``, gradients by autograd.
+
+    Parameters
+    ----------
+    optimizer
+        A :mod:`torch.optim` optimizer's name or class.
+    lr
+        Its learning rate.
+    init, seed
+        As for ``"gd"``.
+    max_steps
+        The step budget.
+    **optimizer_options
+        Further options of the optimizer's constructor.
+    """
+    u, v = _start(data, observed, rank, init, seed)
+    cls = optimizer_class(optimizer)
+    try:
+        built = make_optimizer(cls, [u, v], lr=lr, **optimizer_options)
+    except TypeError as error:
+        raise TypeError(
+            f"complete(method='optimizer') with {error} "
+            f"The method's own options are {METHODS.describe('optimizer')}."
+        ) from None
+    scale = data.norm().item()
+    recorded: list[float] = []
+
+    def stop() -> str | None:
+        return _plateau(recorded, tol, scale)
+
+    def loss() -> Tensor:
+        value = _objective(data, observed, u, v, ridge, balance=True)
+        recorded.append(value.item())
+        return value
+
+    run = descend(loss, [u, v], built, max_steps=max_steps, stop=stop)
+    return _result(
+        data, observed, run.params[0], run.params[1], method="optimizer", losses=run.losses,
+        steps=run.steps, evaluations=run.evaluations, reason=run.reason if run.converged else None,
+        max_steps=max_steps,
+    )  # fmt: skip
+
+
+def _alternating_least_squares(
+    data: Tensor,
+    observed: Tensor,
+    rank: int,
+    *,
+    ridge: float,
+    tol: float,
+    init: str = "spectral",
+    seed: int = 0,
+    max_steps: int = 100,
+) -> CompletionResult:
+    r"""Alternating ridge least squares: exact minimisation over one factor, then the other.
+
+    Row :math:`i` of :math:`U` solves :math:`(V_i^\top V_i + \lambda I)u_i = V_i^\top y_i`, with
+    :math:`V_i` the rows of :math:`V` at row :math:`i`'s observed columns; all rows at once, as one
+    batch of :math:`r \times r` systems. Each half-sweep can only lower :math:`F`.
+
+    Parameters
+    ----------
+    init, seed
+        As for ``"gd"``.
+    max_steps
+        The sweep budget (one sweep updates both factors).
+    """
+    u, v = _start(data, observed, rank, init, seed)
+    weights = observed.to(data.dtype)
+    eye = torch.eye(rank, dtype=data.dtype, device=data.device)
+    scale = data.norm().item()
+
+    def solve_rows(w: Tensor, y: Tensor, other: Tensor) -> Tensor:
+        gram = torch.einsum("ij,jk,jl->ikl", w, other, other) + ridge * eye
+        # a row whose Gram is singular (ridge 0, fewer entries than the rank) gets the least-norm fit
+        return torch.linalg.lstsq(gram, (y @ other).unsqueeze(-1)).solution.squeeze(-1)
+
+    losses = [_objective(data, observed, u, v, ridge, balance=False).item()]
+    reason = None
+    steps = max_steps
+    for k in range(1, max_steps + 1):
+        u = solve_rows(weights, data, v)
+        v = solve_rows(weights.T, data.T, u)
+        losses.append(_objective(data, observed, u, v, ridge, balance=False).item())
+        if (reason := _plateau(losses, tol, scale)) is not None:
+            steps = k
+            break
+    return _result(
+        data, observed, u, v, method="als", losses=losses, steps=steps,
+        evaluations=2 * steps, reason=reason, max_steps=max_steps,
+    )  # fmt: skip
+
+
+def _soft_impute(
+    data: Tensor,
+    observed: Tensor,
+    rank: int,
+    *,
+    ridge: float,
+    tol: float,
+    max_steps: int = 500,
+) -> CompletionResult:
+    r"""Soft-impute: :math:`Z \leftarrow \mathcal S_\lambda\big(P_\Omega Y + P_\Omega^\perp Z\big)`.
+
+    :math:`\mathcal S_\lambda` shrinks every singular value by :math:`\lambda` (``ridge``) and keeps
+    the top ``rank``: proximal gradient on
+    :math:`\tfrac12\|P_\Omega(Z - Y)\|_F^2 + \lambda\|Z\|_*`, a convex problem, at the price of
+    an SVD of a full :math:`m \times n` matrix per step. The factors returned are
+    :math:`U S^{1/2}` and :math:`V S^{1/2}`.
+
+    Parameters
+    ----------
+    max_steps
+        The step budget.
+    """
+    z = torch.zeros_like(data)
+    scale = data.norm().item()
+    losses: list[float] = []
+    reason = None
+    steps = max_steps
+    u = v = torch.zeros(data.shape[0], rank, dtype=data.dtype, device=data.device)
+    for k in range(max_steps + 1):
+        filled = torch.where(observed, data, z)
+        left, s, vh = torch.linalg.svd(filled, full_matrices=False)
+        shrunk = (s[:rank] - ridge).clamp(min=0)
+        root = shrunk.sqrt()
+        u, v = left[:, :rank] * root, vh[:rank].T * root
+        z = u @ v.T
+        misfit = torch.where(observed, z - data, torch.zeros_like(data))
+        losses.append((0.5 * misfit.square().sum() + ridge * shrunk.sum()).item())
+        if (reason := _plateau(losses, tol, scale)) is not None:
+            steps = k
+            break
+    return _result(
+        data, observed, u, v, method="soft-impute", losses=losses, steps=steps,
+        evaluations=steps + 1, reason=reason, max_steps=max_steps,
+    )  # fmt: skip
+
+
+# The methods of complete(), each with its own options: gdtutor.show_options("complete").
+METHODS = MethodTable(
+    "complete",
+    {
+        "gd": _gradient_descent,
+        "optimizer": _with_optimizer,
+        "als": _alternating_least_squares,
+        "soft-impute": _soft_impute,
+    },
+    shared=("ridge", "tol"),
+)

@@ -1,0 +1,152 @@
+import math
+
+import pytest
+import torch
+
+import gdtutor
+from gdtutor import completion
+
+
+def low_rank_problem(m, n, rank, fraction, noise, seed):
+    """A rank-`rank` truth with entries of order 1, a uniform random mask and noisy data."""
+    generator = torch.Generator().manual_seed(seed)
+    left = torch.randn(m, rank, generator=generator, dtype=torch.float64)
+    right = torch.randn(n, rank, generator=generator, dtype=torch.float64)
+    truth = left @ right.T / math.sqrt(rank)
+    mask = torch.rand(m, n, generator=generator) < fraction
+    data = truth + noise * torch.randn(m, n, generator=generator, dtype=torch.float64)
+    return truth, data, mask
+
+
+def missing_error(result, truth, mask):
+    """Relative error on the entries the method never saw."""
+    hidden = ~mask
+    return ((result.completed - truth)[hidden].norm() / truth[hidden].norm()).item()
+
+
+@pytest.mark.parametrize("method", ["gd", "als"])
+@pytest.mark.parametrize("init", ["spectral", "random"])
+def test_noiseless_low_rank_matrix_is_recovered_exactly(method, init):
+    truth, data, mask = low_rank_problem(60, 40, 3, 0.5, 0.0, seed=1)
+    result = gdtutor.complete(
+        data, 3, mask=mask, method=method, init=init, tol=1e-14, max_steps=20_000
+    )
+    assert result.converged and result.method == method
+    # the only error left is rounding, amplified by the conditioning of the sampled problem
+    assert missing_error(result, truth, mask) < 1e-10
+    assert result.completed.shape == truth.shape and result.left.shape == (60, 3)
+    torch.testing.assert_close(result.left @ result.right.T, result.completed)
+
+
+def test_nan_entries_are_the_missing_ones_without_a_mask():
+    truth, data, mask = low_rank_problem(30, 20, 2, 0.6, 0.0, seed=2)
+    with_nans = torch.where(mask, data, torch.full_like(data, math.nan))
+    by_nan = gdtutor.complete(with_nans, 2, method="als", tol=1e-14, max_steps=2000)
+    by_mask = gdtutor.complete(data, 2, mask=mask, method="als", tol=1e-14, max_steps=2000)
+    torch.testing.assert_close(by_nan.completed, by_mask.completed)
+    assert missing_error(by_nan, truth, mask) < 1e-10
+
+
+def test_noisy_data_gd_matches_als_and_both_beat_zero_filling():
+    truth, data, mask = low_rank_problem(120, 100, 3, 0.25, 0.1, seed=3)
+    als = gdtutor.complete(data, 3, mask=mask, method="als", ridge=0.1, max_steps=200)
+    gd = gdtutor.complete(data, 3, mask=mask, method="gd", ridge=0.1, tol=1e-8)
+    u, s, vh = torch.linalg.svd(torch.where(mask, data, torch.zeros_like(data)))
+    zero_filled = (u[:, :3] * s[:3]) @ vh[:3]
+    hidden = ~mask
+    rmse = lambda x: (x - truth)[hidden].square().mean().sqrt().item()  # noqa: E731
+    assert rmse(gd.completed) <= 1.02 * rmse(als.completed)  # the same objective, the same minimum
+    assert rmse(als.completed) < 0.2 * rmse(zero_filled)
+    assert gd.observed_rmse < 0.1 and gd.converged
+
+
+def test_soft_impute_and_optimizer_fit_the_same_data():
+    truth, data, mask = low_rank_problem(40, 30, 2, 0.6, 0.0, seed=4)
+    soft = gdtutor.complete(
+        data, 2, mask=mask, method="soft-impute", ridge=1e-3, tol=1e-12, max_steps=2000
+    )
+    assert missing_error(soft, truth, mask) < 1e-3  # shrinkage biases it by about λ/σ
+    adam = gdtutor.complete(
+        data, 2, mask=mask, method="optimizer", optimizer="adam", lr=1e-2, max_steps=3000
+    )
+    assert missing_error(adam, truth, mask) < 1e-2
+
+
+def test_losses_decrease_for_the_monotone_methods():
+    _, data, mask = low_rank_problem(40, 30, 2, 0.5, 0.05, seed=5)
+    for method in ("als", "soft-impute"):
+        result = gdtutor.complete(data, 2, mask=mask, method=method, ridge=0.1, max_steps=50)
+        assert (result.losses.diff() <= 1e-9 * result.losses[:-1]).all()
+        assert len(result.losses) == result.steps + 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        (
+            dict(y=torch.ones(3, 3), rank=1, mask=torch.ones(3, 2, dtype=torch.bool)),
+            ValueError,
+            "mask has shape",
+        ),
+        (
+            dict(y=torch.ones(3, 3), rank=1, mask=torch.ones(3, 3)),
+            ValueError,
+            "mask must be boolean",
+        ),
+        (dict(y=torch.full((3, 3), math.nan), rank=1), ValueError, "no entry of y is observed"),
+        (
+            dict(
+                y=torch.tensor([[1.0, math.inf], [1.0, 1.0]]),
+                rank=1,
+                mask=torch.ones(2, 2, dtype=torch.bool),
+            ),
+            ValueError,
+            "1 observed entries of y are NaN or Inf",
+        ),
+        (
+            dict(y=torch.tensor([[1.0, 2.0], [math.nan, math.nan]]), rank=1),
+            ValueError,
+            r"1 rows of y have no observed entry \(1\)",
+        ),
+        (
+            dict(y=torch.tensor([[1.0, math.nan], [2.0, math.nan]]), rank=1),
+            ValueError,
+            r"1 columns of y have no observed entry \(1\)",
+        ),
+        (dict(y=torch.ones(3, 2), rank=0), ValueError, "rank must be an integer from 1 to min"),
+        (dict(y=torch.ones(3, 2), rank=3), ValueError, r"min\(m, n\) = 2; got 3"),
+        (dict(y=torch.ones(2, 3, 4), rank=1), ValueError, "m × n matrix"),
+        (dict(y=torch.ones(3, 3), rank=1, ridge=-1.0), ValueError, "ridge must be a non-negative"),
+        (dict(y=torch.ones(3, 3), rank=1, tol=0.0), ValueError, "tol must be a positive"),
+        (dict(y=torch.ones(3, 3), rank=1, method="svd"), ValueError, "unknown method 'svd'"),
+        (dict(y=torch.ones(3, 3), rank=1, method="als", lr=0.1), TypeError, "does not take lr"),
+        (
+            dict(y=torch.ones(3, 3), rank=1, method="optimizer", momentum=0.9),
+            TypeError,
+            "Adam does not take momentum",
+        ),
+        (dict(y=torch.ones(3, 3, dtype=torch.float16), rank=1), TypeError, "float16"),
+        (
+            dict(y=torch.ones(3, 3), rank=1, init="zeros"),
+            ValueError,
+            "init must be 'spectral' or 'random'",
+        ),
+    ],
+)
+def test_bad_input_gets_a_clear_error(arguments, error, message):
+    with pytest.raises(error, match=message):
+        gdtutor.complete(**arguments)
+
+
+def test_a_step_too_large_is_reported():
+    _, data, mask = low_rank_problem(30, 20, 2, 0.5, 0.0, seed=6)
+    with pytest.raises(ValueError, match=r"diverged at step .* pass a smaller lr"):
+        gdtutor.complete(data, 2, mask=mask, lr=10.0)
+
+
+def test_options_are_owned_per_method():
+    assert list(completion.METHODS.options("als")) == ["init", "seed", "max_steps"]
+    assert "lr" in completion.METHODS.options("gd") and "lr" not in completion.METHODS.options(
+        "soft-impute"
+    )
+    assert gdtutor.show_options("complete", "gd").startswith("complete(method='gd'): lr=None")
