@@ -23,27 +23,15 @@ import math
 import torch
 
 import gdtutor
+from gdtutor import matrices
 from gdtutor.report import best_time, markdown_table
-
-
-def low_rank_problem(
-    m: int, n: int, rank: int, fraction: float, noise: float, seed: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A rank-``rank`` truth with entries of order 1, a uniform random mask, and noisy data."""
-    generator = torch.Generator().manual_seed(seed)
-    left = torch.randn(m, rank, generator=generator, dtype=torch.float64)
-    right = torch.randn(n, rank, generator=generator, dtype=torch.float64)
-    truth = left @ right.T / math.sqrt(rank)
-    mask = torch.rand(m, n, generator=generator) < fraction
-    data = truth + noise * torch.randn(m, n, generator=generator, dtype=torch.float64)
-    return truth, data, mask
 
 
 def main() -> None:
     """Run both problems and print Markdown tables."""
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64\n")
-    truth, data, mask = low_rank_problem(600, 500, 5, 0.08, 0.1, seed=1)
+    truth, data, mask = matrices.low_rank_with_mask(600, 500, 5, fraction=0.08, noise=0.1, seed=1)
     hidden = ~mask
 
     def rmse(x: torch.Tensor) -> float:
@@ -84,7 +72,7 @@ def main() -> None:
     )
     print(f"\nALS time: {als_time:.2f} s\n")
 
-    truth, data, mask = low_rank_problem(300, 200, 4, 0.3, 0.0, seed=2)
+    truth, data, mask = matrices.low_rank_with_mask(300, 200, 4, fraction=0.3, seed=2)
     hidden = ~mask
     rows = []
     for method in ("als", "gd"):

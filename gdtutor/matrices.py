@@ -227,3 +227,41 @@ def study_batch(shape: tuple[int, int], count: int, *, generator: torch.Generato
                 )
             )
     return torch.stack(batch)
+
+
+def sample_photo(*, downsample: int = 2) -> Tensor:
+    """The photograph that ships with matplotlib (Grace Hopper), greyscale in [0, 1], float64.
+
+    Luminance :math:`0.299R + 0.587G + 0.114B`, averaged over ``downsample × downsample`` blocks
+    (``downsample=2``: half resolution, 300 × 256 pixels).
+    """
+    import matplotlib.cbook
+    import matplotlib.image
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as file:
+        rgb = torch.tensor(matplotlib.image.imread(file)[..., :3], dtype=torch.float64)
+    grey = rgb @ torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64) / 255
+    return torch.nn.functional.avg_pool2d(grey[None, None], downsample)[0, 0]
+
+
+def low_rank_with_mask(
+    m: int, n: int, rank: int, *, fraction: float, noise: float = 0.0, seed: int = 0
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""A matrix-completion problem: a low-rank truth, noisy data and the mask of what is observed.
+
+    The truth is :math:`LR^\top/\sqrt r` with Gaussian :math:`L, R` (entries of order 1), the data
+    add Gaussian noise of standard deviation ``noise``, and each entry is observed independently
+    with probability ``fraction``. float64.
+
+    Returns
+    -------
+    tuple of Tensor
+        ``(truth, data, mask)``; ``mask`` is boolean, ``True`` where observed.
+    """
+    generator = _generator(seed)
+    left = torch.randn(m, rank, generator=generator, dtype=torch.float64)
+    right = torch.randn(n, rank, generator=generator, dtype=torch.float64)
+    truth = left @ right.T / math.sqrt(rank)
+    mask = torch.rand(m, n, generator=generator, dtype=torch.float64) < fraction
+    data = truth + noise * torch.randn(m, n, generator=generator, dtype=torch.float64)
+    return truth, data, mask

@@ -176,3 +176,12 @@ def largest_principal_angle(q: Tensor, reference: Tensor) -> float:
     outside = q - reference @ (reference.mT @ q)
     sine = torch.linalg.matrix_norm(outside, ord=2).clamp(max=1.0)
     return torch.asin(sine).max().item()
+
+
+def psnr(image: Tensor, reference: Tensor, *, peak: float = 1.0) -> float:
+    r"""Peak signal-to-noise ratio in decibels, :math:`10\log_{10}(\text{peak}^2/\text{MSE})`.
+
+    Higher is better; each halving of the RMS error adds about 6 dB. ``inf`` for identical images.
+    """
+    mse = (image - reference).square().mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)

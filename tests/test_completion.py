@@ -4,18 +4,11 @@ import pytest
 import torch
 
 import gdtutor
-from gdtutor import completion
+from gdtutor import completion, matrices
 
 
-def low_rank_problem(m, n, rank, fraction, noise, seed):
-    """A rank-`rank` truth with entries of order 1, a uniform random mask and noisy data."""
-    generator = torch.Generator().manual_seed(seed)
-    left = torch.randn(m, rank, generator=generator, dtype=torch.float64)
-    right = torch.randn(n, rank, generator=generator, dtype=torch.float64)
-    truth = left @ right.T / math.sqrt(rank)
-    mask = torch.rand(m, n, generator=generator) < fraction
-    data = truth + noise * torch.randn(m, n, generator=generator, dtype=torch.float64)
-    return truth, data, mask
+def low_rank(m, n, rank, fraction, noise, seed):
+    return matrices.low_rank_with_mask(m, n, rank, fraction=fraction, noise=noise, seed=seed)
 
 
 def missing_error(result, truth, mask):
@@ -27,7 +20,7 @@ def missing_error(result, truth, mask):
 @pytest.mark.parametrize("method", ["gd", "als"])
 @pytest.mark.parametrize("init", ["spectral", "random"])
 def test_noiseless_low_rank_matrix_is_recovered_exactly(method, init):
-    truth, data, mask = low_rank_problem(60, 40, 3, 0.5, 0.0, seed=1)
+    truth, data, mask = low_rank(60, 40, 3, 0.5, 0.0, seed=1)
     result = gdtutor.complete(
         data, 3, mask=mask, method=method, init=init, tol=1e-14, max_steps=20_000
     )
@@ -39,7 +32,7 @@ def test_noiseless_low_rank_matrix_is_recovered_exactly(method, init):
 
 
 def test_nan_entries_are_the_missing_ones_without_a_mask():
-    truth, data, mask = low_rank_problem(30, 20, 2, 0.6, 0.0, seed=2)
+    truth, data, mask = low_rank(30, 20, 2, 0.6, 0.0, seed=2)
     with_nans = torch.where(mask, data, torch.full_like(data, math.nan))
     by_nan = gdtutor.complete(with_nans, 2, method="als", tol=1e-14, max_steps=2000)
     by_mask = gdtutor.complete(data, 2, mask=mask, method="als", tol=1e-14, max_steps=2000)
@@ -48,7 +41,7 @@ def test_nan_entries_are_the_missing_ones_without_a_mask():
 
 
 def test_noisy_data_gd_matches_als_and_both_beat_zero_filling():
-    truth, data, mask = low_rank_problem(120, 100, 3, 0.25, 0.1, seed=3)
+    truth, data, mask = low_rank(120, 100, 3, 0.25, 0.1, seed=3)
     als = gdtutor.complete(data, 3, mask=mask, method="als", ridge=0.1, max_steps=200)
     gd = gdtutor.complete(data, 3, mask=mask, method="gd", ridge=0.1, tol=1e-8)
     u, s, vh = torch.linalg.svd(torch.where(mask, data, torch.zeros_like(data)))
@@ -61,7 +54,7 @@ def test_noisy_data_gd_matches_als_and_both_beat_zero_filling():
 
 
 def test_soft_impute_and_optimizer_fit_the_same_data():
-    truth, data, mask = low_rank_problem(40, 30, 2, 0.6, 0.0, seed=4)
+    truth, data, mask = low_rank(40, 30, 2, 0.6, 0.0, seed=4)
     soft = gdtutor.complete(
         data, 2, mask=mask, method="soft-impute", ridge=1e-3, tol=1e-12, max_steps=2000
     )
@@ -73,7 +66,7 @@ def test_soft_impute_and_optimizer_fit_the_same_data():
 
 
 def test_losses_decrease_for_the_monotone_methods():
-    _, data, mask = low_rank_problem(40, 30, 2, 0.5, 0.05, seed=5)
+    _, data, mask = low_rank(40, 30, 2, 0.5, 0.05, seed=5)
     for method in ("als", "soft-impute"):
         result = gdtutor.complete(data, 2, mask=mask, method=method, ridge=0.1, max_steps=50)
         assert (result.losses.diff() <= 1e-9 * result.losses[:-1]).all()
@@ -139,7 +132,7 @@ def test_bad_input_gets_a_clear_error(arguments, error, message):
 
 
 def test_a_step_too_large_is_reported():
-    _, data, mask = low_rank_problem(30, 20, 2, 0.5, 0.0, seed=6)
+    _, data, mask = low_rank(30, 20, 2, 0.5, 0.0, seed=6)
     with pytest.raises(ValueError, match=r"diverged at step .* pass a smaller lr"):
         gdtutor.complete(data, 2, mask=mask, lr=10.0)
 

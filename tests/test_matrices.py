@@ -116,3 +116,20 @@ def test_with_exact_inverse_rejects_what_it_cannot_make_exact(n, kappa, dtype, m
     if dtype == torch.float32:  # one size smaller fits, and is exact
         a, a_inverse = matrices.with_exact_inverse(n // 2, kappa, dtype=dtype)
         assert torch.equal(a.double() @ a_inverse.double(), torch.eye(n // 2, dtype=torch.float64))
+
+
+def test_sample_photo_is_the_greyscale_photograph_at_half_resolution():
+    photo = matrices.sample_photo()
+    assert photo.shape == (300, 256) and photo.dtype == torch.float64
+    assert 0 <= photo.min() and photo.max() <= 1
+    full = matrices.sample_photo(downsample=1)
+    torch.testing.assert_close(full[:2, :2].mean(), photo[0, 0])  # a 2 × 2 block average
+
+
+def test_low_rank_with_mask_has_the_rank_fraction_and_noise_asked_for():
+    truth, data, mask = matrices.low_rank_with_mask(200, 150, 4, fraction=0.3, noise=0.1, seed=3)
+    assert torch.linalg.matrix_rank(truth).item() == 4 and mask.dtype == torch.bool
+    assert abs(mask.double().mean().item() - 0.3) < 0.01  # binomial: sd 0.0015
+    assert abs((data - truth).std().item() - 0.1) < 0.002
+    again = matrices.low_rank_with_mask(200, 150, 4, fraction=0.3, noise=0.1, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip((truth, data, mask), again, strict=True))

@@ -1,3 +1,5 @@
+import math
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -75,3 +77,12 @@ def test_autograd_graph_reads_the_recorded_graph():
     plt.close(fig)
     with pytest.raises(ValueError, match="output has no graph"):
         plotting.autograd_graph(x.detach() * 2, {"x": x})
+
+
+def test_psnr_in_decibels():
+    reference = torch.zeros(10, 10)
+    assert metrics.psnr(reference + 0.1, reference) == pytest.approx(20.0)  # MSE 1e-2
+    assert metrics.psnr(reference, reference) == float("inf")
+    assert metrics.psnr(reference + 1.0, reference, peak=255.0) == pytest.approx(
+        20 * math.log10(255)
+    )
