@@ -652,6 +652,18 @@ class _ResidualStopping:
         return False, f"reached max_steps={max_steps}; relative residual {worst:.2g}"
 
 
+def _checked_start(a: Tensor, start: object) -> Tensor:
+    """``start`` as right singular vectors for ``a``: ``(..., n, j)``, finite, in ``a``'s dtype."""
+    vectors = as_float_tensor(start, name="start").to(dtype=a.dtype, device=a.device)
+    n = a.shape[-1]
+    if vectors.shape[:-2] != a.shape[:-2] or vectors.shape[-2] != n:
+        raise ValueError(
+            f"start must hold right singular vectors of A, shape (..., {n}, j) with A's batch "
+            f"shape {tuple(a.shape[:-2])}; got {tuple(vectors.shape)}. Pass the last result's Vh.mT."
+        )
+    return vectors
+
+
 def _lobpcg(
     a: Tensor,
     k: int | None,
@@ -660,6 +672,7 @@ def _lobpcg(
     max_steps: int = 500,
     guard: int | None = None,
     seed: int = SEED_2020,
+    start: object | None = None,
     callback: Callback | None = None,
 ) -> SVDResult:
     r"""LOBPCG (Knyazev 2001) on :math:`A^\top A`, closed by a two-sided Rayleigh–Ritz step on :math:`A`.
@@ -698,7 +711,12 @@ def _lobpcg(
         the :math:`k`-th pair then depends on :math:`\sigma_{b+1}/\sigma_k` for the block size
         :math:`b`, not on the gap right after :math:`\sigma_k`.
     seed
-        Seed of the random start.
+        Seed of the random start (and of the columns ``start`` does not fill).
+    start
+        A warm start: right singular vectors of a nearby matrix, ``(..., n, j)`` (e.g. the last
+        result's ``Vh.mT`` when :math:`A` drifts), taking the first ``j`` columns of the block.
+        For wide :math:`A` the block lives in the other space and starts as :math:`AV`, one more
+        product.
     callback
         Called at every iterate as ``callback(evaluations, S, V)``: the products so far and the
         current estimates of the top ``k`` singular values and right singular vectors (for wide
@@ -713,9 +731,14 @@ def _lobpcg(
     size = min(q, k + (max(4, k // 2) if guard is None else guard))
     tiny, eps = torch.finfo(a.dtype).tiny, torch.finfo(a.dtype).eps
     generator = torch.Generator().manual_seed(seed)
-    start = torch.randn(*a.shape[:-2], q, size, generator=generator, dtype=a.dtype)
-    x = orthonormal_factor(start.to(a.device))
+    block = torch.randn(*a.shape[:-2], q, size, generator=generator, dtype=a.dtype).to(a.device)
     products = 0
+    if start is not None:
+        given = _checked_start(a, start)[..., :size]
+        if m < n:
+            given, products = a @ given, 1
+        block = torch.cat([given, block[..., given.shape[-1] :]], dim=-1)
+    x = orthonormal_factor(block)
 
     def gram(v: Tensor) -> Tensor:  # counted in products with blocks of the block size
         nonlocal products

@@ -491,3 +491,21 @@ def test_2020_one_optimizer_per_matrix_and_divergence():
     )
     with pytest.raises(gdtutor.descent.DivergenceError, match="at step"):
         svd_2020([large])
+
+
+@pytest.mark.parametrize("shape", [(60, 40), (40, 60)])
+def test_lobpcg_warm_start_from_a_nearby_matrix_saves_iterations(shape):
+    a = matrices.with_singular_values(matrices.geometric_spectrum(40, 1e2), shape=shape, seed=3)
+    first = gdtutor.svd(a, 4, tol=1e-10)
+    assert gdtutor.svd(a, 4, tol=1e-10, start=first.Vh.mT).steps <= 1  # already there
+    drifted = a + 1e-4 * torch.randn(
+        shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
+    cold = gdtutor.svd(drifted, 4, tol=1e-10)
+    warm = gdtutor.svd(drifted, 4, tol=1e-10, start=first.Vh.mT)
+    assert warm.converged and warm.evaluations < cold.evaluations
+    torch.testing.assert_close(warm.S, torch.linalg.svdvals(drifted)[:4], rtol=0, atol=1e-10)
+    with pytest.raises(
+        ValueError, match=r"start must hold right singular vectors of A, shape \(\.\.\., "
+    ):
+        gdtutor.svd(drifted, 4, start=first.U)  # the wrong side
