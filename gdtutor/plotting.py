@@ -360,3 +360,43 @@ def plot_autograd_graph(output: Tensor, names: Mapping[str, Tensor], *, title: s
     ax.set_axis_off()
     ax.set_title(title, fontsize="medium")
     return fig
+
+
+def plot_phase_transition(
+    fractions: Tensor, ranks: Tensor, success: Tensor, *, shape: tuple[int, int]
+) -> Figure:
+    r"""Recovery success over (fraction observed, rank), with the counting limit drawn on it.
+
+    ``success[i, j]`` is for ``ranks[i]`` and ``fractions[j]``. The line is
+    :math:`p = r(m + n - r)/(mn)`: below it there are fewer observations than degrees of freedom
+    of a rank-:math:`r` matrix, and no method can recover it.
+    """
+    m, n = shape
+    fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    image = ax.imshow(
+        success.detach().cpu().numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        extent=(-0.5, len(fractions) - 0.5, -0.5, len(ranks) - 0.5),
+    )
+    fig.colorbar(image, ax=ax, label="recovered (fraction of trials)")
+    fine = np.linspace(float(ranks.min()), float(ranks.max()), 100)
+    limit = fine * (m + n - fine) / (m * n)
+    inside = (limit >= float(fractions.min())) & (limit <= float(fractions.max()))
+    fine, limit = fine[inside], limit[inside]  # interpolating outside the grid would clamp
+    position = np.interp(limit, fractions.cpu().numpy(), np.arange(len(fractions)))
+    ax.plot(
+        position,
+        np.interp(fine, ranks.cpu().numpy(), np.arange(len(ranks))),
+        "w--",
+        label="r(m+n−r) = observed",
+    )
+    ax.set_xticks(range(len(fractions)), [f"{f:.2f}" for f in fractions.tolist()])
+    ax.set_yticks(range(len(ranks)), [str(int(r)) for r in ranks.tolist()])
+    ax.set_xlabel("fraction of entries observed")
+    ax.set_ylabel("rank")
+    ax.legend(loc="upper left", frameon=False, fontsize="small", labelcolor="white")
+    return fig

@@ -143,3 +143,12 @@ def test_options_are_owned_per_method():
         "soft-impute"
     )
     assert gdtutor.show_options("complete", "gd").startswith("complete(method='gd'): lr=None")
+
+
+def test_local_average_fill_keeps_observed_pixels_and_averages_neighbours():
+    image = torch.arange(25, dtype=torch.float64).reshape(5, 5)
+    observed = torch.ones(5, 5, dtype=torch.bool)
+    observed[2, 2] = False
+    filled = completion.local_average_fill(image, observed, size=3)
+    expected = (image[1:4, 1:4].sum() - image[2, 2]) / 8  # its 8 observed neighbours
+    assert filled[2, 2] == expected and torch.equal(filled[observed], image[observed])

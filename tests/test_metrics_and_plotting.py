@@ -86,3 +86,14 @@ def test_psnr_in_decibels():
     assert metrics.psnr(reference + 1.0, reference, peak=255.0) == pytest.approx(
         20 * math.log10(255)
     )
+
+
+def test_plot_phase_transition_draws_the_grid_and_the_counting_limit():
+    fractions = torch.tensor([0.1, 0.2, 0.4, 0.8], dtype=torch.float64)
+    ranks = torch.arange(1, 4)
+    fig = plotting.plot_phase_transition(fractions, ranks, torch.ones(3, 4), shape=(20, 10))
+    ax = fig.axes[0]
+    assert len(ax.images) == 1 and len(ax.lines) == 1  # the success grid and the limit
+    x, _ = ax.lines[0].get_data()
+    assert 0 <= x.min() and x.max() <= len(fractions) - 1  # drawn only inside the grid
+    plt.close(fig)
