@@ -251,11 +251,20 @@ def plot_stiefel_step(x: Tensor, gradient: Tensor, lr: float) -> Figure:
     return fig
 
 
-def plot_images(images: Mapping[str, Tensor], *, columns: int = 2) -> Figure:
-    """Greyscale images in a grid, each titled with its label (values clipped to [0, 1])."""
+def plot_images(
+    images: Mapping[str, Tensor], *, columns: int = 2, panel: tuple[float, float] = (3.2, 3.4)
+) -> Figure:
+    """Greyscale images in a grid, each titled with its label (values clipped to [0, 1]).
+
+    ``panel`` is each image's size in inches, with its title: smaller panels, lighter files.
+    """
     rows = -(-len(images) // columns)
     fig, axes = plt.subplots(
-        rows, columns, figsize=(3.2 * columns, 3.4 * rows), layout="constrained", squeeze=False
+        rows,
+        columns,
+        figsize=(panel[0] * columns, panel[1] * rows),
+        layout="constrained",
+        squeeze=False,
     )
     for ax, (label, image) in zip(axes.flat, images.items(), strict=False):
         ax.imshow(image.detach().clamp(0, 1).cpu().numpy(), cmap="gray", vmin=0, vmax=1)

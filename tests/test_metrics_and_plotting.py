@@ -97,3 +97,10 @@ def test_plot_phase_transition_draws_the_grid_and_the_counting_limit():
     x, _ = ax.lines[0].get_data()
     assert 0 <= x.min() and x.max() <= len(fractions) - 1  # drawn only inside the grid
     plt.close(fig)
+
+
+def test_plot_images_panels_set_the_figure_size():
+    images = {"a": torch.zeros(4, 4), "b": torch.ones(4, 4), "c": torch.zeros(4, 4)}
+    fig = plotting.plot_images(images, columns=2, panel=(2.0, 3.0))
+    assert tuple(fig.get_size_inches()) == (4.0, 6.0)  # 2 columns × 2 rows of 2 × 3 inches
+    plt.close(fig)
