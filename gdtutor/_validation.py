@@ -9,7 +9,9 @@ SUPPORTED_DTYPES = (torch.float32, torch.float64)
 _EXACT_INTEGER_LIMIT = 2**53  # integers up to this size convert to float64 exactly
 
 
-def as_float_tensor(x: object, *, name: str = "A", min_ndim: int = 2) -> Tensor:
+def as_float_tensor(
+    x: object, *, name: str = "A", min_ndim: int = 2, finite: bool = True
+) -> Tensor:
     """Return ``x`` as a finite float32/float64 tensor, keeping its dtype and device.
 
     Parameters
@@ -20,6 +22,9 @@ def as_float_tensor(x: object, *, name: str = "A", min_ndim: int = 2) -> Tensor:
         The argument's name, used in error messages.
     min_ndim
         The least number of dimensions accepted (2 for matrices, batches ``(..., m, n)`` allowed).
+    finite
+        Reject NaN/Inf entries. ``False`` leaves that to the caller, for data in which NaN marks
+        a missing entry (:func:`gdtutor.complete`).
 
     Returns
     -------
@@ -68,7 +73,7 @@ def as_float_tensor(x: object, *, name: str = "A", min_ndim: int = 2) -> Tensor:
         )
     # A finite sum proves every entry finite (NaN and ±Inf propagate), at a fraction of the cost
     # of testing every entry; a sum that overflows falls back to the entrywise test.
-    if not torch.isfinite(tensor.sum()) and not torch.isfinite(tensor).all():
+    if finite and not torch.isfinite(tensor.sum()) and not torch.isfinite(tensor).all():
         bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(
             f"{name} contains {bad} NaN or Inf entries; remove or impute them before calling this function."

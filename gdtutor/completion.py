@@ -36,7 +36,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from gdtutor._methods import MethodTable
-from gdtutor._validation import SUPPORTED_DTYPES
+from gdtutor._validation import as_float_tensor
 from gdtutor.descent import descend, make_optimizer, optimizer_class
 
 Method = Literal["gd", "optimizer", "als", "soft-impute"]
@@ -153,19 +153,9 @@ def complete(
 
 def _checked(y: object, mask: object | None, rank: int) -> tuple[Tensor, Tensor]:
     """``y`` with its missing entries zeroed, and the boolean mask of the observed ones."""
-    try:
-        data = y if isinstance(y, Tensor) else torch.as_tensor(y)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(
-            f"y must be a tensor or array-like of numbers; got {type(y).__name__}."
-        ) from error
-    if not data.is_floating_point():
-        data = data.to(torch.float64)
-    if data.dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"y has dtype {data.dtype}; use y.float() or y.double().")
-    if data.ndim != 2 or data.numel() == 0:
+    data = as_float_tensor(y, name="y", finite=False)  # NaN may mark the missing entries
+    if data.ndim != 2:
         raise ValueError(f"y must be a non-empty m × n matrix; got shape {tuple(data.shape)}.")
-    data = data.detach()
     if mask is None:
         observed = ~torch.isnan(data)
     else:
@@ -243,10 +233,17 @@ def _start(
     raise ValueError(f"init must be 'spectral' or 'random'; got {init!r}.")
 
 
+def _exact_fit(loss: float, tol: float, scale: float) -> str | None:
+    """The reason to stop when the observed residual is below ``tol`` times ``scale`` = ‖P_Ω Y‖."""
+    if loss <= 0.5 * (tol * scale) ** 2:
+        return f"observed residual below tol × ‖P_Ω Y‖ ({tol:.3g})"
+    return None
+
+
 def _plateau(losses: list[float], tol: float, scale: float) -> str | None:
     """The reason to stop when a monotone method's objective has flattened out or the fit is exact."""
-    if losses[-1] <= 0.5 * (tol * scale) ** 2:
-        return f"observed residual below tol × ‖P_Ω Y‖ ({tol:.3g})"
+    if (exact := _exact_fit(losses[-1], tol, scale)) is not None:
+        return exact
     if len(losses) >= 2 and 0 <= losses[-2] - losses[-1] <= tol * losses[-1]:
         return f"objective decreased by less than tol = {tol:.3g} relative (a plateau)"
     return None
@@ -340,9 +337,8 @@ def _gradient_descent(
         grad_u = residual @ v + ridge * u + 0.5 * fraction * u @ gap
         grad_v = residual.T @ u + ridge * v - 0.5 * fraction * v @ gap
         gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
-        if losses[-1] <= 0.5 * (tol * scale) ** 2:
-            reason = f"observed residual below tol × ‖P_Ω Y‖ ({tol:.3g})"
-        elif gradient <= tol * gradient_scale:
+        reason = _exact_fit(losses[-1], tol, scale)
+        if reason is None and gradient <= tol * gradient_scale:
             reason = f"gradient below tol × ‖P_Ω Y‖√σ₁ ({tol:.3g}): a stationary point"
         if reason is not None:
             steps = k

@@ -41,7 +41,7 @@ from gdtutor._tensors import identity_like, power_of_two_exponents
 from gdtutor._validation import as_float_tensor
 from gdtutor.descent import SchedulerFactory, descend, make_optimizer, optimizer_class
 from gdtutor.matrices import LR_2020, MOMENTUM_2020, SEED_2020, seeded_rand
-from gdtutor.metrics import inverse_relative_residual
+from gdtutor.metrics import inverse_relative_residual, unit_roundoff
 
 Method = Literal["newton-schulz", "cgnr", "gd", "optimizer", "2020"]
 
@@ -440,7 +440,7 @@ def _newton_schulz(
     scaling = _StepScaling(balanced, x) if scaled else None
     eye = identity_like(a)
     floor_check = math.sqrt(torch.finfo(a.dtype).eps)
-    roundoff = torch.finfo(a.dtype).eps / 2
+    roundoff = unit_roundoff(a.dtype)
     losses: list[float] = []
     evaluations_at: list[int] = []
     products = 0

@@ -119,6 +119,7 @@ def test_losses_decrease_for_the_monotone_methods():
             "Adam does not take momentum",
         ),
         (dict(y=torch.ones(3, 3, dtype=torch.float16), rank=1), TypeError, "float16"),
+        (dict(y=torch.ones(3, 3, dtype=torch.bool), rank=1), TypeError, "dtype torch.bool"),
         (
             dict(y=torch.ones(3, 3), rank=1, init="zeros"),
             ValueError,
