@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -15,17 +16,34 @@ CONSTRAINTS = ("-c", "constraints.txt")
 DOCS_ARGS = ("-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 CHROMIUM = os.environ.get("GDTUTOR_CHROMIUM", "/usr/bin/chromium")
 
+# tests, docs, linkcheck and site share one environment: each needs PyTorch, a 183 MB wheel that
+# takes about a minute to install, so a run of several sessions (README's two commands, CI)
+# installs it once, and each session adds the extras it needs. Delete .nox/book to start afresh.
+BOOK_ENV = Path(".nox", "book")
+BOOK_BIN = BOOK_ENV / ("Scripts" if sys.platform == "win32" else "bin")
 
-@nox.session
+
+def _book_env(session: nox.Session, extras: str) -> Path:
+    """Create the shared environment if it is missing, install gdtutor[extras] into it, and
+    return its scripts folder (the session runs its tools from there)."""
+    if not (BOOK_ENV / "pyvenv.cfg").exists():
+        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(BOOK_ENV))
+    session.run(BOOK_BIN / "python", "-m", "pip", "install", *CONSTRAINTS, "-e", f".[{extras}]")
+    session.env["VIRTUAL_ENV"] = str(BOOK_ENV.resolve())
+    session.env["PATH"] = os.pathsep.join([str(BOOK_BIN.resolve()), os.environ.get("PATH", "")])
+    return BOOK_BIN
+
+
+@nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Run the test suite with a coverage report; extra arguments go to pytest."""
-    session.install(*CONSTRAINTS, "-e", ".[test]")
+    bin_ = _book_env(session, "test")
     session.run(
-        "pytest", "--cov=gdtutor", "--cov-report=term", "--cov-report=xml", *session.posargs
+        bin_ / "pytest", "--cov=gdtutor", "--cov-report=term", "--cov-report=xml", *session.posargs
     )
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def docs(session: nox.Session) -> None:
     """Build the HTML book, executing every tutorial; the site lands in docs/_build/html.
 
@@ -35,10 +53,16 @@ def docs(session: nox.Session) -> None:
     `nox -s docs -- fresh` re-executes every notebook from scratch. Under CI every page is re-read
     (-E) and a failing cell's traceback is printed (-T).
     """
-    session.install(*CONSTRAINTS, "-e", ".[docs]")
+    bin_ = _book_env(session, "docs")
     if "serve" in session.posargs:
         session.run(
-            "sphinx-autobuild", *DOCS_ARGS, "--watch", "gdtutor", "--port", "8000", "--open-browser"
+            bin_ / "sphinx-autobuild",
+            *DOCS_ARGS,
+            "--watch",
+            "gdtutor",
+            "--port",
+            "8000",
+            "--open-browser",
         )
         return
     args = DOCS_ARGS
@@ -46,7 +70,7 @@ def docs(session: nox.Session) -> None:
         args = ("-E", "-T", *args)
     if "fresh" in session.posargs:
         args = ("-E", "-T", "-D", "nb_execution_mode=force", *args)
-    session.run("sphinx-build", *args)
+    session.run(bin_ / "sphinx-build", *args)
     session.log("The site is in docs/_build/html (open docs/_build/html/index.html).")
 
 
@@ -65,7 +89,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def site(session: nox.Session) -> None:
     """Test the built site in a real browser (Debian's Chromium, driven by Playwright), offline.
 
@@ -76,25 +100,33 @@ def site(session: nox.Session) -> None:
         session.error(
             f"Chromium not found at {CHROMIUM}: apt-get install chromium (Debian), or set GDTUTOR_CHROMIUM."
         )
-    session.install(*CONSTRAINTS, "-e", ".[docs,test,site]")
+    bin_ = _book_env(session, "docs,test,site")
     pytest_args = [arg for arg in session.posargs if arg != "rebuild"]
     if "rebuild" in session.posargs or not Path("docs/_build/html/index.html").exists():
-        session.run("sphinx-build", *DOCS_ARGS)
+        session.run(bin_ / "sphinx-build", *DOCS_ARGS)
     session.run(
-        "pytest", "site_tests", "-p", "no:cacheprovider", "--browser", "chromium", *pytest_args
+        bin_ / "pytest",
+        "site_tests",
+        "-p",
+        "no:cacheprovider",
+        "--browser",
+        "chromium",
+        "--numprocesses",  # one browser per core (pytest-xdist)
+        "auto",
+        *pytest_args,
     )
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def linkcheck(session: nox.Session) -> None:
     """Check links: internal ones always; external ones when online (skipped, with a message, offline).
 
     Reuses the HTML build's parsed pages (its doctrees) when there is one, so nothing is executed
     again.
     """
-    session.install(*CONSTRAINTS, "-e", ".[docs]")
+    bin_ = _book_env(session, "docs")
     session.run(
-        "sphinx-build",
+        bin_ / "sphinx-build",
         "-n",
         "-W",
         "--keep-going",

@@ -9,6 +9,7 @@ import pytest
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from nbclient import NotebookClient
+from plain_script import names_a_plain_script_lacks
 
 from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache
 
@@ -62,6 +63,56 @@ def test_tutorial_executes_without_error(path):
         check_validity=False,
         overwrite=True,
     )
+
+
+def shown_and_hidden_cells(path: Path) -> list[tuple[str, bool]]:
+    """Each code cell's source, and whether the page hides it (``remove-cell``: glue and checks)."""
+    return [
+        (cell.source, "remove-cell" in cell.metadata.get("tags", []))
+        for cell in jupytext.read(path).cells
+        if cell.cell_type == "code"
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_shown_code_runs_as_a_plain_script_without_the_hidden_cells(path):
+    """The cells a page shows, in order, are the script a reader gets from its copy buttons (the
+    browser suite checks that the copied code is exactly these cells). The kernel above ran them
+    interleaved with the hidden cells; this checks, without running the tutorial again, that they
+    are plain Python (no magics, shell escapes or top-level await) and that each name they read is
+    a builtin or bound earlier by a shown cell: never only by a hidden cell, nor by IPython
+    (``display``, ``get_ipython``).
+    """
+    shown = [source for source, hidden in shown_and_hidden_cells(path) if not hidden]
+    unbound = names_a_plain_script_lacks(shown)
+    assert unbound == [], f"{path.name}: names a plain script would not have: {unbound}"
+
+
+@pytest.mark.parametrize(
+    ("cells", "lacking"),
+    [
+        (["import math\nx = math.pi", "print(x)"], []),
+        (["for i, j in enumerate('ab'):\n    print(i, j)", "print(i)"], []),
+        (["with open(__file__) as f:\n    text = f.read()", "text"], []),
+        (["squares = [k * k for k in range(3)]", "{k: v for k, v in zip('ab', squares)}"], []),
+        (["def f(t):\n    return t + w", "w = 1\nf(2)"], []),  # read when called
+        (["try:\n    pass\nexcept ValueError as error:\n    print(error)"], []),
+        (["print(secret)"], ["shown cell 1: secret"]),  # bound only by a hidden cell
+        (["y = y + 1"], ["shown cell 1: y"]),  # read before it is bound
+        (["display(1)"], ["shown cell 1: display"]),  # IPython's, not Python's
+        (["[k for k in range(3)]", "k"], ["shown cell 2: k"]),  # a comprehension's own
+        (["def f():\n    return z\n"], ["a function's body: z"]),
+        (["g = lambda t: t + u"], ["a function's body: u"]),
+    ],
+)
+def test_names_a_plain_script_lacks(cells, lacking):
+    assert names_a_plain_script_lacks(cells) == lacking
+
+
+@pytest.mark.parametrize("cell", ["%timeit 1 + 1", "!ls", "await something()"])
+def test_notebook_only_syntax_is_not_a_plain_script(cell):
+    with pytest.raises(SyntaxError):
+        names_a_plain_script_lacks([cell])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
