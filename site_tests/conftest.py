@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -80,6 +80,32 @@ def base_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
     server.shutdown()
     server.server_close()
+
+
+def load(page, url: str):
+    """Open ``url`` and wait until MathJax (where present) has typeset the page."""
+    response = page.goto(url, wait_until="load")
+    page.evaluate(
+        "async () => { if (window.MathJax?.startup?.promise) await window.MathJax.startup.promise; }"
+    )
+    return response
+
+
+@pytest.fixture(scope="session")
+def loaded(browser, browser_context_args: dict, base_url: str) -> Iterator[Callable]:
+    """``loaded(path)``: the page at ``path``, loaded once per test process and shared by the
+    tests that only read it (a test that clicks, scrolls or switches the theme opens its own)."""
+    context = browser.new_context(**browser_context_args)
+    pages = {}
+
+    def page_at(path: str):
+        if path not in pages:
+            pages[path] = context.new_page()
+            load(pages[path], base_url + path)
+        return pages[path]
+
+    yield page_at
+    context.close()
 
 
 @pytest.fixture(scope="session")

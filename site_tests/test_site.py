@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import re
 import shutil
@@ -15,22 +16,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 import jupytext
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import PAGES, PROJECT_URLS, ROOT, SITE, TUTORIALS
+from conftest import PAGES, PROJECT_URLS, ROOT, SITE, TUTORIALS, load
 
 from gdtutor._book import published
 
 CODE = 'div[class*="highlight-"]:not(.output) > div.highlight > pre'  # = conf.copybutton_selector
 BLOCKING = ("serious", "critical")
 AXE = Axe()
-
-
-def load(page, url: str):
-    """Open ``url`` and wait until MathJax (where present) has typeset the page."""
-    response = page.goto(url, wait_until="load")
-    page.evaluate(
-        "async () => { if (window.MathJax?.startup?.promise) await window.MathJax.startup.promise; }"
-    )
-    return response
 
 
 def blocking_violations(page) -> list[str]:
@@ -102,11 +94,11 @@ def test_copy_button_carries_the_cells_code(offline_page, base_url, path):
 
 
 @pytest.mark.parametrize("path", TUTORIALS)
-def test_copied_code_is_the_shown_cells(page, base_url, path):
+def test_copied_code_is_the_shown_cells(loaded, path):
     """The copy buttons give, in page order, exactly the tutorial's shown code cells: the code that
     tests/test_tutorials.py executed in a kernel and found to stand alone as a plain script (each
     tutorial is executed once per CI run, and not again here)."""
-    load(page, base_url + path)
+    page = loaded(path)
     notebook = jupytext.read(ROOT / "docs" / Path(path).with_suffix(".md"))
     shown = [
         cell.source.strip()
@@ -117,7 +109,12 @@ def test_copied_code_is_the_shown_cells(page, base_url, path):
 
 
 def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
-    """The home page's install command, run as written in a copy of the repository, then its code."""
+    """The home page's install command, run as written in a copy of the repository, then its code.
+
+    pip's byte-compilation of what it installs is skipped (PIP_COMPILE=0, which is `--no-compile`):
+    it decides how fast the first import is, not whether the install works, and takes about 40%
+    of the install's time.
+    """
     load(page, base_url + "index.html")
     commands = page.eval_on_selector_all(
         "div.highlight-bash > div.highlight > pre", "pres => pres.map(p => p.textContent)"
@@ -136,7 +133,12 @@ def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
             shutil.copy2(ROOT / name, clone / name)
     for command in commands:
         installed = subprocess.run(
-            ["bash", "-c", command], cwd=clone, capture_output=True, text=True, timeout=900
+            ["bash", "-c", command],
+            cwd=clone,
+            env={**os.environ, "PIP_COMPILE": "0"},
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert installed.returncode == 0, installed.stderr[-3000:]
     script = tmp_path / "quick_start.py"
@@ -165,8 +167,8 @@ def test_search_finds_tutorial_content(offline_page, base_url, query, expected):
 
 
 @pytest.mark.parametrize("path", TUTORIALS)
-def test_downloads_and_launch_links(page, base_url, path):
-    load(page, base_url + path)
+def test_downloads_and_launch_links(loaded, base_url, path):
+    page = loaded(path)
     links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     local = [link for link in links if link.startswith(base_url)]
     downloads = {
@@ -251,8 +253,8 @@ def test_tutorials_link_to_the_api_reference():
 
 
 @pytest.mark.parametrize("path", TUTORIALS)
-def test_figures_are_numbered_and_captioned(page, base_url, path):
-    load(page, base_url + path)
+def test_figures_are_numbered_and_captioned(loaded, path):
+    page = loaded(path)
     captions = page.eval_on_selector_all("figure figcaption", "caps => caps.map(c => c.innerText)")
     assert captions and all(
         caption.startswith("Fig. ") and len(caption) > 20 for caption in captions
@@ -314,11 +316,11 @@ def _git(*args: str) -> str:
 
 
 @pytest.mark.parametrize("path", TUTORIALS)
-def test_run_card_says_how_the_page_was_run(page, base_url, path):
+def test_run_card_says_how_the_page_was_run(loaded, path):
     import numpy
     import torch
 
-    load(page, base_url + path)
+    page = loaded(path)
     rows = page.eval_on_selector_all(  # the "How this page was run" dropdown, open or not
         ".dropdown.admonition tbody tr",
         "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))",
@@ -348,8 +350,8 @@ def test_execution_report_lists_every_tutorial(page, base_url):
 
 
 @pytest.mark.parametrize("path", TUTORIALS)
-def test_gdtutor_names_in_code_link_to_the_api(page, base_url, path):
-    load(page, base_url + path)
+def test_gdtutor_names_in_code_link_to_the_api(loaded, path):
+    page = loaded(path)
     links = page.eval_on_selector_all(
         "div.cell_input a.sphinx-codeautolink-a", "links => links.map(a => a.href)"
     )
