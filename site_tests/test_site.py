@@ -55,6 +55,52 @@ def code_cells(page) -> list[str]:
     )
 
 
+# The longest test first, so that the parallel workers (nox -s site) end together.
+def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
+    """The home page's install command, run as written in a copy of the repository, then its code.
+
+    pip's byte-compilation of what it installs is skipped (PIP_COMPILE=0, which is `--no-compile`):
+    it decides how fast the first import is, not whether the install works, and takes about 40%
+    of the install's time.
+    """
+    load(page, base_url + "index.html")
+    commands = page.eval_on_selector_all(
+        "div.highlight-bash > div.highlight > pre", "pres => pres.map(p => p.textContent)"
+    )
+    snippets = page.eval_on_selector_all(
+        "div.highlight-python > div.highlight > pre", "pres => pres.map(p => p.textContent)"
+    )
+    assert commands and snippets, "no install command or Python quick start on the home page"
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        if (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    for command in commands:
+        installed = subprocess.run(
+            ["bash", "-c", command],
+            cwd=clone,
+            env={**os.environ, "PIP_COMPILE": "0"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert installed.returncode == 0, installed.stderr[-3000:]
+    script = tmp_path / "quick_start.py"
+    script.write_text("\n\n".join(snippets))
+    result = subprocess.run(
+        [str(clone / ".venv" / "bin" / "python"), str(script)],
+        cwd=tmp_path,  # not the clone: the installed package, not its source folder
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_offline_and_renders(offline_page, base_url, path):
     page = offline_page
@@ -114,51 +160,6 @@ def test_copied_code_is_the_shown_cells(loaded, path):
         if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])
     ]
     assert [code.strip() for code in code_cells(page)] == shown
-
-
-def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
-    """The home page's install command, run as written in a copy of the repository, then its code.
-
-    pip's byte-compilation of what it installs is skipped (PIP_COMPILE=0, which is `--no-compile`):
-    it decides how fast the first import is, not whether the install works, and takes about 40%
-    of the install's time.
-    """
-    load(page, base_url + "index.html")
-    commands = page.eval_on_selector_all(
-        "div.highlight-bash > div.highlight > pre", "pres => pres.map(p => p.textContent)"
-    )
-    snippets = page.eval_on_selector_all(
-        "div.highlight-python > div.highlight > pre", "pres => pres.map(p => p.textContent)"
-    )
-    assert commands and snippets, "no install command or Python quick start on the home page"
-    clone = tmp_path / "clone"
-    tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for name in tracked:
-        if (ROOT / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, clone / name)
-    for command in commands:
-        installed = subprocess.run(
-            ["bash", "-c", command],
-            cwd=clone,
-            env={**os.environ, "PIP_COMPILE": "0"},
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert installed.returncode == 0, installed.stderr[-3000:]
-    script = tmp_path / "quick_start.py"
-    script.write_text("\n\n".join(snippets))
-    result = subprocess.run(
-        [str(clone / ".venv" / "bin" / "python"), str(script)],
-        cwd=tmp_path,  # not the clone: the installed package, not its source folder
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize(
