@@ -112,6 +112,7 @@ def site(session: nox.Session) -> None:
     session.run(
         bin_ / "pytest",
         "site_tests",
+        "--ignore=site_tests/test_quick_start.py",  # its own session: nox -s quickstart
         "-p",
         "no:cacheprovider",
         "--browser",
@@ -121,6 +122,19 @@ def site(session: nox.Session) -> None:
         "--dist",
         "worksteal",
         *pytest_args,
+    )
+
+
+@nox.session
+def quickstart(session: nox.Session) -> None:
+    """Run the home page's install command as written, in a copy of the repository, then its code.
+
+    Needs neither a build nor a browser (site_tests/test_quick_start.py), so CI runs it beside
+    the docs build. Extra arguments go to pytest.
+    """
+    session.install(*CONSTRAINTS, "pytest")
+    session.run(
+        "pytest", "site_tests/test_quick_start.py", "-p", "no:cacheprovider", *session.posargs
     )
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +15,7 @@ import jupytext
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import PAGES, PROJECT_URLS, ROOT, SITE, TUTORIALS, load
+from test_quick_start import quick_start
 
 from gdtutor._book import published
 
@@ -55,50 +54,16 @@ def code_cells(page) -> list[str]:
     )
 
 
-# The longest test first, so that the parallel workers (nox -s site) end together.
-def test_quick_start_on_the_home_page_runs(page, base_url, tmp_path):
-    """The home page's install command, run as written in a copy of the repository, then its code.
-
-    pip's byte-compilation of what it installs is skipped (PIP_COMPILE=0, which is `--no-compile`):
-    it decides how fast the first import is, not whether the install works, and takes about 40%
-    of the install's time.
-    """
-    load(page, base_url + "index.html")
+def test_home_page_shows_the_quick_start_that_is_tested(loaded):
+    """The home page's install command and code, as rendered, are those test_quick_start.py runs."""
+    page = loaded("index.html")
     commands = page.eval_on_selector_all(
-        "div.highlight-bash > div.highlight > pre", "pres => pres.map(p => p.textContent)"
+        "div.highlight-bash > div.highlight > pre", "pres => pres.map(p => p.textContent.trim())"
     )
     snippets = page.eval_on_selector_all(
-        "div.highlight-python > div.highlight > pre", "pres => pres.map(p => p.textContent)"
+        "div.highlight-python > div.highlight > pre", "pres => pres.map(p => p.textContent.trim())"
     )
-    assert commands and snippets, "no install command or Python quick start on the home page"
-    clone = tmp_path / "clone"
-    tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for name in tracked:
-        if (ROOT / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, clone / name)
-    for command in commands:
-        installed = subprocess.run(
-            ["bash", "-c", command],
-            cwd=clone,
-            env={**os.environ, "PIP_COMPILE": "0"},
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert installed.returncode == 0, installed.stderr[-3000:]
-    script = tmp_path / "quick_start.py"
-    script.write_text("\n\n".join(snippets))
-    result = subprocess.run(
-        [str(clone / ".venv" / "bin" / "python"), str(script)],
-        cwd=tmp_path,  # not the clone: the installed package, not its source folder
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert (commands, snippets) == quick_start() and commands and snippets
 
 
 @pytest.mark.parametrize("path", PAGES)
