@@ -28,7 +28,7 @@ def _book_env(session: nox.Session, extras: str) -> Path:
     return its scripts folder (the session runs its tools from there)."""
     if not (BOOK_ENV / "pyvenv.cfg").exists():
         session.run(sys.executable, "-m", "virtualenv", "--quiet", str(BOOK_ENV))
-    # pip byte-compiles every module it installs, which is 40% of the install's time; Python
+    # pip byte-compiles every module it installs, a third to a half of the install time; Python
     # compiles only what is imported, on first import, and keeps it, unless told not to.
     lazy = () if os.environ.get("PYTHONDONTWRITEBYTECODE") else ("--no-compile",)
     session.run(
