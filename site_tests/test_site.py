@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-import jupytext
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import PAGES, PROJECT_URLS, ROOT, SITE, TUTORIALS, load
+from plain_script import shown_cells
 from test_quick_start import quick_start
 
 from gdtutor._book import published
@@ -118,13 +118,8 @@ def test_copied_code_is_the_shown_cells(loaded, path):
     tests/test_tutorials.py executed in a kernel and found to stand alone as a plain script (each
     tutorial is executed once per CI run, and not again here)."""
     page = loaded(path)
-    notebook = jupytext.read(ROOT / "docs" / Path(path).with_suffix(".md"))
-    shown = [
-        cell.source.strip()
-        for cell in notebook.cells
-        if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])
-    ]
-    assert [code.strip() for code in code_cells(page)] == shown
+    shown = shown_cells(ROOT / "docs" / Path(path).with_suffix(".md"))
+    assert [code.strip() for code in code_cells(page)] == [code.strip() for code in shown]
 
 
 @pytest.mark.parametrize(

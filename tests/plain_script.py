@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+from pathlib import Path
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+import jupytext
+
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
@@ -140,6 +142,16 @@ def _unbound(statements: list[ast.stmt], bound: set[str], later: set[str]) -> li
             reads(statement)
             bound |= _bound(statement)
     return missing
+
+
+def shown_cells(notebook: Path) -> list[str]:
+    """The code cells a tutorial's page shows, in order: all but those tagged ``remove-cell``
+    (glue and checks)."""
+    return [
+        cell.source
+        for cell in jupytext.read(notebook).cells
+        if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])
+    ]
 
 
 def names_a_plain_script_lacks(cells: list[str]) -> list[str]:

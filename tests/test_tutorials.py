@@ -9,7 +9,7 @@ import pytest
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from nbclient import NotebookClient
-from plain_script import names_a_plain_script_lacks
+from plain_script import names_a_plain_script_lacks, shown_cells
 
 from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache
 
@@ -65,15 +65,6 @@ def test_tutorial_executes_without_error(path):
     )
 
 
-def shown_and_hidden_cells(path: Path) -> list[tuple[str, bool]]:
-    """Each code cell's source, and whether the page hides it (``remove-cell``: glue and checks)."""
-    return [
-        (cell.source, "remove-cell" in cell.metadata.get("tags", []))
-        for cell in jupytext.read(path).cells
-        if cell.cell_type == "code"
-    ]
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_shown_code_runs_as_a_plain_script_without_the_hidden_cells(path):
     """The cells a page shows, in order, are the script a reader gets from its copy buttons (the
@@ -83,8 +74,7 @@ def test_shown_code_runs_as_a_plain_script_without_the_hidden_cells(path):
     a builtin or bound earlier by a shown cell: never only by a hidden cell, nor by IPython
     (``display``, ``get_ipython``).
     """
-    shown = [source for source, hidden in shown_and_hidden_cells(path) if not hidden]
-    unbound = names_a_plain_script_lacks(shown)
+    unbound = names_a_plain_script_lacks(shown_cells(path))
     assert unbound == [], f"{path.name}: names a plain script would not have: {unbound}"
 
 
