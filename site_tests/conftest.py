@@ -94,7 +94,8 @@ def load(page, url: str):
 @pytest.fixture(scope="session")
 def loaded(browser, browser_context_args: dict, base_url: str) -> Iterator[Callable]:
     """``loaded(path)``: the page at ``path``, loaded once per test process and shared by the
-    tests that only read it (a test that clicks, scrolls or switches the theme opens its own)."""
+    tests that only read it or leave it as it was (a test that opens, hides or restyles anything
+    opens its own)."""
     context = browser.new_context(**browser_context_args)
     pages = {}
 
