@@ -73,12 +73,23 @@ def _install(session: nox.Session, *requirements: str) -> None:
     started = time.time() - 1
     session.run(python, "-m", "pip", "install", "--no-compile", *CONSTRAINTS, *requirements)
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        purelib = session.run(
-            python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", silent=True
-        )
-        added = [str(p) for p in Path(purelib.strip()).iterdir() if p.stat().st_mtime > started]
-        if added:  # exit code 1: a file for a newer Python (torch has one), skipped as pip does
-            session.run(python, "-m", "compileall", "-qq", "-j", "0", *added, success_codes=[0, 1])
+        session.run(python, "-c", _COMPILE_ADDED, str(started), silent=True)
+
+
+# Byte-compile, on every core, the modules in the entries of site-packages changed since a time.
+_COMPILE_ADDED = """
+import compileall, functools, os, sys, sysconfig
+from concurrent.futures import ProcessPoolExecutor
+since, modules = float(sys.argv[1]), []
+for entry in os.scandir(sysconfig.get_path("purelib")):
+    if entry.stat().st_mtime > since and entry.is_dir():
+        for folder, _, names in os.walk(entry.path):
+            modules += [os.path.join(folder, name) for name in names if name.endswith(".py")]
+    elif entry.stat().st_mtime > since and entry.name.endswith(".py"):
+        modules.append(entry.path)
+with ProcessPoolExecutor() as pool:  # a file that does not compile is skipped, as pip does
+    list(pool.map(functools.partial(compileall.compile_file, quiet=2), modules, chunksize=64))
+"""
 
 
 @nox.session(venv_backend="none")

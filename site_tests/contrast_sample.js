@@ -1,9 +1,10 @@
 // Mark the text elements that axe's colour-contrast rule can skip (data-contrast-twin). Needs axe.
 //
 // The rule's verdict on an element's text depends on the computed colours, opacity, font size and
-// weight, shadows, filters and clipping of the element and its ancestors (what is painted behind
-// it), on what the text is made of (axe leaves out text of punctuation and symbols only, and does
-// not judge a single character that fails), and on what overlaps it. Elements equal in all but
+// weight and family, shadows, filters and clipping of the element and its ancestors (what is
+// painted behind it, when the text lies within its nearest background), on what the text is made
+// of (axe leaves out text of punctuation and symbols only, and does not judge a single character
+// that fails), on whether it is disabled, and on what overlaps it. Elements equal in all but
 // what overlaps them get the same verdict, or none if something overlaps; a tutorial has
 // thousands of such twins (7,000 of Part 2's 7,400 text elements: code tokens, maths,
 // paragraphs). For each chain of styles and kind of text this leaves one element unmarked, one
@@ -35,8 +36,11 @@
   const PAINT = [
     "color", "background-color", "background-image", "opacity", "font-size", "font-weight",
     "text-shadow", "visibility", "filter", "backdrop-filter", "mix-blend-mode", "clip",
-    "clip-path",
+    "clip-path", "font-family", "-webkit-text-fill-color", "-webkit-text-stroke-width",
+    "-webkit-text-stroke-color",
   ];
+  // where axe's colour-contrast rule leaves text out whatever its colours
+  const EXEMPT = "label, [disabled], [aria-disabled='true'], [inert], dialog";
   const chains = new Map(); // element -> id of its style chain
   const ids = new Map(); // style chain -> id
   const chainOf = (element) => {
@@ -69,11 +73,24 @@
     }
     return clips.get(element);
   };
+  const inside = (box, frame) => box.left >= frame.left && box.right <= frame.right
+    && box.top >= frame.top && box.bottom <= frame.bottom;
   const fullyShown = (element) => {
     const box = element.getBoundingClientRect();
-    const clip = clipOf(element.parentElement);
-    return box.width > 0 && box.height > 0 && box.left >= clip.left && box.right <= clip.right
-      && box.top >= clip.top && box.bottom <= clip.bottom;
+    return box.width > 0 && box.height > 0 && box.bottom + scrollY > 0 && box.right + scrollX > 0
+      && inside(box, clipOf(element.parentElement));
+  };
+  const backdrops = new Map(); // element -> the box of its nearest ancestor that paints a background
+  const backdropOf = (element) => {
+    if (!element) return { left: -Infinity, top: -Infinity, right: Infinity, bottom: Infinity };
+    if (!backdrops.has(element)) {
+      const style = getComputedStyle(element);
+      const paints = style.backgroundImage !== "none"
+        || !/^rgba\(.*, 0\)$|^transparent$/.test(style.backgroundColor);
+      backdrops.set(element, paints ? element.getBoundingClientRect()
+        : backdropOf(element.parentElement));
+    }
+    return backdrops.get(element);
   };
   const { removeUnicode, sanitize } = axe.commons.text;
   const textKind = (element) => { // as axe's colour-contrast rule reads an element's own text
@@ -87,7 +104,9 @@
   const groups = new Map(); // style chain and kind of text -> the elements with such text
   for (const element of document.body.querySelectorAll("*")) {
     const kind = textKind(element);
-    if (kind) {
+    // text out of its background's box, or exempt, is judged on its own (left unmarked)
+    if (kind && !element.closest(EXEMPT)
+      && inside(element.getBoundingClientRect(), backdropOf(element.parentElement))) {
       const group = `${chainOf(element)} ${kind}`;
       if (!groups.has(group)) groups.set(group, []);
       groups.get(group).push(element);
