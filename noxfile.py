@@ -82,10 +82,12 @@ import compileall, functools, os, sys, sysconfig
 from concurrent.futures import ProcessPoolExecutor
 since, modules = float(sys.argv[1]), []
 for entry in os.scandir(sysconfig.get_path("purelib")):
-    if entry.stat().st_mtime > since and entry.is_dir():
+    if entry.stat().st_mtime <= since:
+        continue
+    if entry.is_dir():
         for folder, _, names in os.walk(entry.path):
             modules += [os.path.join(folder, name) for name in names if name.endswith(".py")]
-    elif entry.stat().st_mtime > since and entry.name.endswith(".py"):
+    elif entry.name.endswith(".py"):
         modules.append(entry.path)
 with ProcessPoolExecutor() as pool:  # a file that does not compile is skipped, as pip does
     list(pool.map(functools.partial(compileall.compile_file, quiet=2), modules, chunksize=64))
