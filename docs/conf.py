@@ -14,6 +14,7 @@ from sphinx_codeautolink.extension.block import CodeBlockAnalyser
 
 import gdtutor
 from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache, published
+from gdtutor._sweep import CI_VARIATIONS, VARIATIONS
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -51,6 +52,7 @@ extensions = [
     "sphinxcontrib.bibtex",  # references.bib, cited per page ({footcite}, {footbibliography})
     "sphinx_exercise",  # exercises with solutions, executed like every cell, hidden until opened
     "sphinx_togglebutton",  # makes `dropdown` admonitions (run cards, solutions) collapsible
+    "gdtutor._ledger",  # every checked claim: claims.json and the "Checked claims" page
 ]
 # tutorials/*.ipynb are the generated notebooks that launch buttons open (launch_notebooks.py);
 # the .md files are the pages.
@@ -60,6 +62,9 @@ nitpicky = True
 
 # --- MyST and notebook execution ------------------------------------------------------------
 myst_enable_extensions = ["amsmath", "dollarmath", "colon_fence", "deflist", "substitution"]
+# How many variations of seed and numeric environment the robustness sweep runs (nox -s sweep),
+# and how many of them CI runs: the pages that say so read it from the sweep itself.
+myst_substitutions = {"sweep_variations": len(VARIATIONS), "ci_variations": len(CI_VARIATIONS)}
 myst_heading_anchors = 3
 # Read the Docs executes every notebook (force); elsewhere the cache below is used, and
 # `nox -s docs -- fresh` forces execution.

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from gdtutor import seeds
 from gdtutor._methods import MethodTable
 from gdtutor._validation import as_float_tensor
 from gdtutor.descent import descend, make_optimizer, optimizer_class
@@ -225,7 +226,7 @@ def _start(
         root = s[:rank].sqrt()
         return u[:, :rank] * root, vh[:rank].T * root
     if init == "random":
-        generator = torch.Generator(device="cpu").manual_seed(seed)
+        generator = seeds.generator(seed)
         scale = 1e-3 * (data.square().sum() / observed.sum()).sqrt().item()
         draw = torch.randn(m + n, rank, generator=generator, dtype=torch.float64)
         factors = (scale * draw).to(dtype=data.dtype, device=data.device)

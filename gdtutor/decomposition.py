@@ -48,6 +48,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from gdtutor import seeds
 from gdtutor._methods import MethodTable
 from gdtutor._tensors import identity_like
 from gdtutor._validation import as_float_tensor
@@ -417,7 +418,7 @@ def _brockett(
     m, n = a.shape[-2:]
     k = min(m, n) if k is None else k
     batch = a.shape[:-2]
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeds.generator(seed)
     u = orthonormal_factor(
         torch.randn(*batch, m, k, generator=generator, dtype=a.dtype).to(a.device)
     )
@@ -730,7 +731,7 @@ def _lobpcg(
     k = min(m, n) if k is None else k
     size = min(q, k + (max(4, k // 2) if guard is None else guard))
     tiny, eps = torch.finfo(a.dtype).tiny, torch.finfo(a.dtype).eps
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeds.generator(seed)
     block = torch.randn(*a.shape[:-2], q, size, generator=generator, dtype=a.dtype).to(a.device)
     products = 0
     if start is not None:
@@ -846,7 +847,7 @@ def _orthogonal_iteration(
     m, n = a.shape[-2:]
     k = min(m, n) if k is None else k
     tiny, eps = torch.finfo(a.dtype).tiny, torch.finfo(a.dtype).eps
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeds.generator(seed)
     start = torch.randn(*a.shape[:-2], n, k, generator=generator, dtype=a.dtype)
     v = orthonormal_factor(start.to(a.device))
     u = s = left_residual = torch.zeros(0)
@@ -1045,7 +1046,7 @@ def svd_2020(
     eye = torch.zeros(count, cols, cols, dtype=dtype, device=device)
     for i, t in enumerate(tensors):
         m, n = t.shape
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)  # the 2020 start: never shifted
         a[i, :m, :n] = t
         u[i, :m, :n] = torch.rand(m, n, generator=generator)
         d[i, :n] = torch.rand(n, generator=generator)

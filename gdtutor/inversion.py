@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from gdtutor import seeds
 from gdtutor._methods import MethodTable
 from gdtutor._tensors import identity_like, power_of_two_exponents
 from gdtutor._validation import as_float_tensor
@@ -549,7 +550,7 @@ class _StepScaling:
     _PLAIN_ABOVE = 0.9
 
     def __init__(self, a: Tensor, x0: Tensor) -> None:
-        generator = torch.Generator(device=a.device).manual_seed(0)
+        generator = seeds.generator(0, device=a.device)
         start = torch.randn((*a.shape[:-1], 1), dtype=a.dtype, device=a.device, generator=generator)
         largest, _ = _power_iteration(lambda v: a @ (x0 @ v), start, 3 * self._POWER_STEPS)
         self.high = (self._MARGIN * largest).clamp(max=1.0)

@@ -1,4 +1,8 @@
-"""Seeded test matrices: the 2020 series' matrices (and its settings) and matrices with a prescribed spectrum."""
+"""Seeded test matrices: the 2020 series' matrices (and its settings) and matrices with a prescribed spectrum.
+
+Every seed here is shifted by ``GDTUTOR_SEED_SHIFT`` (:mod:`gdtutor.seeds`), except
+:func:`seeded_rand`'s, which reproduces the 2020 series' draws.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from gdtutor import seeds
+
 #: The seed the 2020 series used for every random draw.
 SEED_2020 = 314
 #: The 2020 series' step size and heavy-ball momentum (``X -= 0.9 * X.grad; X.grad *= 0.9``).
 LR_2020 = 0.9
 MOMENTUM_2020 = 0.9
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def seeded_rand(*shape: int, seed: int = SEED_2020, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -31,7 +33,8 @@ def seeded_rand(*shape: int, seed: int = SEED_2020, dtype: torch.dtype = torch.f
     tensor([[0.7196, 0.6295, 0.6667],
             [0.3385, 0.8522, 0.3126]])
     """
-    values = torch.rand(*shape, generator=_generator(seed))
+    # The 2020 draw, reproduced: its seed is never shifted (gdtutor.seeds).
+    values = torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
     return values.to(dtype)
 
 
@@ -41,7 +44,7 @@ def random_orthogonal(n: int, *, seed: int, dtype: torch.dtype = torch.float64) 
     QR of a Gaussian matrix, with the signs of :math:`R`'s diagonal moved into :math:`Q` so that
     the distribution is uniform (Mezzadri 2007).
     """
-    gaussian = torch.randn(n, n, generator=_generator(seed), dtype=torch.float64)
+    gaussian = torch.randn(n, n, generator=seeds.generator(seed), dtype=torch.float64)
     q, r = torch.linalg.qr(gaussian)
     return (q * torch.sign(torch.diagonal(r))).to(dtype)
 
@@ -149,7 +152,7 @@ def with_exact_inverse(
     levels = round(math.log2(condition_number))
     exponents = torch.round(torch.linspace(0, levels, n, dtype=torch.float64))
     s = torch.exp2(-exponents)
-    generator = _generator(seed)
+    generator = seeds.generator(seed)
     signs = [torch.randint(0, 2, (n,), generator=generator).double() * 2 - 1 for _ in range(2)]
     rows, columns = (torch.randperm(n, generator=generator) for _ in range(2))
     core = (hadamard * s) @ hadamard.T / n
@@ -258,7 +261,7 @@ def low_rank_with_mask(
     tuple of Tensor
         ``(truth, data, mask)``; ``mask`` is boolean, ``True`` where observed.
     """
-    generator = _generator(seed)
+    generator = seeds.generator(seed)
     left = torch.randn(m, rank, generator=generator, dtype=torch.float64)
     right = torch.randn(n, rank, generator=generator, dtype=torch.float64)
     truth = left @ right.T / math.sqrt(rank)

@@ -144,13 +144,18 @@ def _unbound(statements: list[ast.stmt], bound: set[str], later: set[str]) -> li
     return missing
 
 
+#: Tags of cells whose code a page does not show: glue and bookkeeping (``remove-cell``), and
+#: checked claims, whose outputs stay as anchors for the ledger (``remove-input``).
+HIDDEN_CODE = ("remove-cell", "remove-input")
+
+
 def shown_cells(notebook: Path) -> list[str]:
-    """The code cells a tutorial's page shows, in order: all but those tagged ``remove-cell``
-    (glue and checks)."""
+    """The code cells a tutorial's page shows, in order: all but those tagged
+    :data:`HIDDEN_CODE`."""
     return [
         cell.source
         for cell in jupytext.read(notebook).cells
-        if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and not set(HIDDEN_CODE) & set(cell.metadata.get("tags", []))
     ]
 
 

@@ -11,6 +11,7 @@ from jupyter_cache.base import CacheBundleIn
 from nbclient import NotebookClient
 from plain_script import names_a_plain_script_lacks, shown_cells
 
+from gdtutor import claims
 from gdtutor._book import ENCRYPTED_KERNELS, notebook_cache
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -56,6 +57,15 @@ def test_tutorial_executes_without_error(path):
         if output.get("name") == "stderr"
     ]
     assert not stderr, f"{path.name} wrote to stderr: {stderr}"
+    # A claim's output is its anchor on the page and its row in the ledger: a cell that hides
+    # its outputs would drop it (claims stand in cells tagged remove-input).
+    hidden_claims = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if {"remove-cell", "remove-output"} & set(cell.metadata.get("tags", []))
+        and any(claims.MIME_TYPE in output.get("data", {}) for output in cell.get("outputs", []))
+    ]
+    assert not hidden_claims, f"{path.name}: claims in cells that hide their outputs: {hidden_claims}"
     # Hand the executed notebook to the docs build, which renders it from this cache instead of
     # executing it again (valid for this notebook's code and this package's source only).
     get_cache(notebook_cache(DOCS)).cache_notebook_bundle(
