@@ -104,6 +104,19 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def sweep(session: nox.Session) -> None:
+    """Execute every tutorial, and the unit tests, under variations of seed and numeric environment.
+
+    Each variation shifts every seed (GDTUTOR_SEED_SHIFT) and changes the rounding the way
+    machines differ (MKL_CBWR, ATEN_CPU_CAPABILITY, OMP_NUM_THREADS); the report gives each
+    claim's smallest margin across them and fails if any claim fails anywhere (gdtutor/_sweep.py).
+    `nox -s sweep -- --ci` runs the two variations CI runs; `-- --help` lists the options.
+    """
+    bin_ = _book_env(session, "test")
+    session.run(bin_ / "python", "-m", "gdtutor._sweep", *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def docs(session: nox.Session) -> None:
     """Build the HTML book, executing every tutorial; the site lands in docs/_build/html.
 

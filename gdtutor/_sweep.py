@@ -13,10 +13,11 @@ rounding the way machines do:
 
 Claims are recorded, not raised (``GDTUTOR_CLAIMS=record``), so each variation reports every
 claim's margin. The report gives, per claim, its smallest margin across the variations and where;
-the sweep fails if any claim fails anywhere, or if a page fails or writes to stderr.
+the sweep fails if any claim fails anywhere, if a page fails or writes to stderr, or if the unit
+tests (run under each variation too) fail.
 
-Run it as ``nox -s sweep`` (every variation) or ``nox -s sweep -- --ci`` (those CI runs); the
-report lands in ``docs/_build/sweep.json``.
+Run it as ``nox -s sweep`` (every variation) or ``nox -s sweep -- --ci`` (the two CI runs, with
+the unit tests under the first); the report lands in ``docs/_build/sweep.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -130,6 +132,13 @@ def run_page(path: Path, environment: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def run_unit_tests(environment: dict[str, str]) -> bool:
+    """Run the unit tests (not the tutorials) with ``environment``; whether they pass."""
+    command = [sys.executable, "-m", "pytest", "-m", "not tutorial", "-q", "-p", "no:cacheprovider"]
+    env = {**os.environ, **environment}
+    return subprocess.run(command, cwd=DOCS.parent, env=env, check=False).returncode == 0
+
+
 def _margin(record: dict[str, Any]) -> float:
     return float(record["margin"]) if record["holds"] else 0.0
 
@@ -180,8 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--page", action="append", help="only tutorials whose name contains this")
     parser.add_argument("--report", type=Path, default=DOCS / "_build" / "sweep.json")
+    parser.add_argument(
+        "--no-unit-tests", action="store_true", help="skip the unit tests under the variations"
+    )
     args = parser.parse_args(argv)
     names = args.variation or (list(CI_VARIATIONS) if args.ci else list(VARIATIONS))
+    # The unit tests' tolerances are derived from the maths too: they run under the variations
+    # (CI: under its first only, since the tests session ran them as they are).
+    unit_test_failures = []
+    if not args.no_unit_tests:
+        for name in names[:1] if args.ci else names:
+            print(f"sweep: unit tests under {name!r}", flush=True)
+            if not run_unit_tests(VARIATIONS.get(name, {})):
+                unit_test_failures.append(f"unit tests fail under {name!r}")
     pages = [p for p in tutorials() if not args.page or any(part in p.stem for part in args.page)]
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     for name in names:
@@ -194,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"sweep: {path.stem} under {name!r}: {run['seconds']:.0f} s, {status}", flush=True
             )
     report = summarize(runs)
+    report["problems"] += unit_test_failures
     report["variations"] = {name: VARIATIONS.get(name, {}) for name in names}
     out = args.report
     out.parent.mkdir(parents=True, exist_ok=True)

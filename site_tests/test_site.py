@@ -361,6 +361,25 @@ def test_execution_report_lists_every_tutorial(page, base_url):
         assert any(re.fullmatch(r"\d+\.\d+", cell) for cell in row), row  # its run time (s)
 
 
+def test_claims_ledger_lists_every_tutorials_claims(page, base_url):
+    ledger = json.loads((SITE / "claims.json").read_text())
+    assert sorted(f"{entry['docname']}.html" for entry in ledger["pages"]) == TUTORIALS
+    claims = [claim for entry in ledger["pages"] for claim in entry["claims"]]
+    assert len(claims) == ledger["claims"] and all(claim["holds"] for claim in claims)
+    load(page, base_url + "reference/claims.html")
+    links = page.eval_on_selector_all(
+        "table.gdtutor-ledger a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    # a row per claim, each linked to its anchor on its page (test_internal_links_and_anchors_resolve
+    # checks that every anchor exists)
+    assert [link.split("/")[-1] for link in links] == [
+        claim["url"].split("/")[-1] for claim in claims
+    ]
+    for path in ("index.html", *TUTORIALS):  # the home page and each run card link to the ledger
+        hrefs = _parse(SITE / path).hrefs
+        assert any(href.endswith("reference/claims.html") for href in hrefs), path
+
+
 @pytest.mark.parametrize("path", TUTORIALS)
 def test_gdtutor_names_in_code_link_to_the_api(loaded, path):
     page = loaded(path)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gdtutor
-from gdtutor import decomposition, matrices, metrics
+from gdtutor import decomposition, matrices, metrics, seeds
 from gdtutor.decomposition import StiefelSGD, orthonormal_factor, sign_convention, svd_2020
 
 
@@ -389,12 +389,16 @@ def test_lobpcg_with_k_beyond_the_rank_and_a_dominant_mean(dtype):
     low_rank = matrices.with_singular_values(
         torch.tensor([3.0, 2.0, 1.0] + [0.0] * 37, dtype=torch.float64), shape=(50, 40), seed=2
     )
-    uniform = torch.rand(300, 100, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    uniform = torch.rand(300, 100, generator=seeds.generator(2), dtype=torch.float64)
     for a in (low_rank, uniform):
         result = gdtutor.svd(a.to(dtype), 6)
         assert result.converged
-        check_against_torch(a.to(dtype), result, dtype, tol_factor=1e3)
-        assert (result.residual < 1e3 * EPS[dtype]).all()
+        # The rounding floor of the relative residual: forming A·v and Aᵀ·u alone errs by up to
+        # γ_n ‖|A|‖ ≈ max(m, n)·u·σ₁ for this non-negative matrix (|A| = A); orthogonalization and
+        # Rayleigh–Ritz add a modest factor: c = 10 (measured up to 3.4 across seeds and machines).
+        floor = 10 * max(a.shape) * EPS[dtype]
+        check_against_torch(a.to(dtype), result, dtype, tol_factor=floor / EPS[dtype])
+        assert (result.residual < floor).all()
 
 
 def test_orthogonal_iteration_counts_two_products_a_step():

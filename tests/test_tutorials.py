@@ -65,7 +65,9 @@ def test_tutorial_executes_without_error(path):
         if {"remove-cell", "remove-output"} & set(cell.metadata.get("tags", []))
         and any(claims.MIME_TYPE in output.get("data", {}) for output in cell.get("outputs", []))
     ]
-    assert not hidden_claims, f"{path.name}: claims in cells that hide their outputs: {hidden_claims}"
+    assert not hidden_claims, (
+        f"{path.name}: claims in cells that hide their outputs: {hidden_claims}"
+    )
     # Hand the executed notebook to the docs build, which renders it from this cache instead of
     # executing it again (valid for this notebook's code and this package's source only).
     get_cache(notebook_cache(DOCS)).cache_notebook_bundle(
