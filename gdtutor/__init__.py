@@ -13,10 +13,13 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
 - :mod:`gdtutor.derivatives`: autograd checked against finite differences (Part 1);
 - :mod:`gdtutor.matrices`: seeded test matrices;
 - :mod:`gdtutor.metrics`: error measures;
-- :mod:`gdtutor.plotting`: the tutorials' figures.
+- :mod:`gdtutor.plotting`: the tutorials' figures;
+- :mod:`gdtutor.claims`: the claims a page checks, collected into the book's ledger;
+- :mod:`gdtutor.seeds`: seeds that ``GDTUTOR_SEED_SHIFT`` shifts.
 """
 
 from gdtutor import (
+    claims,
     completion,
     decomposition,
     derivatives,
@@ -26,6 +29,7 @@ from gdtutor import (
     metrics,
     plotting,
     report,
+    seeds,
 )
 from gdtutor._methods import show_options
 from gdtutor.completion import CompletionResult, complete
@@ -41,6 +45,7 @@ __all__ = [
     "SVDResult",
     "SingularMatrixError",
     "complete",
+    "claims",
     "completion",
     "decomposition",
     "derivatives",
@@ -52,6 +57,7 @@ __all__ = [
     "metrics",
     "plotting",
     "report",
+    "seeds",
     "show_options",
     "svd",
 ]

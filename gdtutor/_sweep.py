@@ -4,7 +4,7 @@ A claim that holds on the machine and the draw in front of its author may fail o
 round differently (AVX2 against AVX-512, Intel against AMD, other BLAS libraries), thread counts
 change the order of reductions, and another seed draws another matrix. The sweep executes every
 tutorial, in a fresh kernel, under :data:`VARIATIONS`, each a seed shift
-(:envvar:`GDTUTOR_SEED_SHIFT`, see :mod:`gdtutor.seeds`) combined with settings that change the
+(``GDTUTOR_SEED_SHIFT``, see :mod:`gdtutor.seeds`) combined with settings that change the
 rounding the way machines do:
 
 - ``MKL_CBWR``: MKL's code path (``COMPATIBLE``, ``SSE4_2``, ``AVX2``);

@@ -142,7 +142,7 @@ def claim(
         For ``"within"`` only: the largest deviation allowed.
     reproduces
         For a number printed by the 2020 series: where it was printed. Such a claim runs on the
-        historical seed, which :envvar:`GDTUTOR_SEED_SHIFT` never shifts.
+        historical seed, which ``GDTUTOR_SEED_SHIFT`` never shifts.
 
     Returns
     -------
