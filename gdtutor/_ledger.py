@@ -38,14 +38,14 @@ class ClaimAnchors:
 
     @staticmethod
     def handle_mime(renderer: Any, data: Any, inline: bool) -> list[Any] | None:
-        """An empty target whose id is the claim's anchor; ``None`` (not handled) otherwise."""
+        """An empty container whose id is the claim's anchor; ``None`` (not handled) otherwise."""
         if data.mime_type != MIME_TYPE:
             return None
         record = data.content if isinstance(data.content, dict) else json.loads(data.string)
         anchor = f"claim-{data.cell_index}-{data.output_index}"
-        target = nodes.target("", "", ids=[anchor], classes=["gdtutor-claim"])
-        target[_RECORD] = {**record, "anchor": anchor}
-        return [target]
+        container = nodes.container("", ids=[anchor], classes=["gdtutor-claim"])
+        container[_RECORD] = {**record, "anchor": anchor}
+        return [container]
 
 
 class _LedgerPlaceholder(nodes.General, nodes.Element):
@@ -67,7 +67,7 @@ def _claims(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
 
 
 def _collect(app: Sphinx, doctree: nodes.document) -> None:
-    records = [node[_RECORD] for node in doctree.findall(nodes.target) if _RECORD in node]
+    records = [node[_RECORD] for node in doctree.findall(nodes.container) if _RECORD in node]
     if records:
         _claims(app.env)[app.env.docname] = records
 

@@ -119,8 +119,45 @@ def claim(
     because: str,
     tolerance: float | None = None,
     reproduces: str | None = None,
-) -> Claim:
+) -> None:
     r"""Check that ``value relation bound`` holds, and record it in the book's ledger.
+
+    Evaluates the claim (:func:`evaluate`, whose parameters these are), gives a notebook its
+    record as an output, and raises when it fails.
+
+    Raises
+    ------
+    ClaimFailed
+        When the relation does not hold (or a value is NaN), unless ``GDTUTOR_CLAIMS=record``.
+    ValueError
+        For an unknown relation, an empty reason, or a tolerance where none belongs.
+    """
+    result = evaluate(
+        statement,
+        value,
+        relation,
+        bound,
+        because=because,
+        tolerance=tolerance,
+        reproduces=reproduces,
+    )
+    _show(result)
+    if not result.holds and _mode() == "raise":
+        nan = " (the value is NaN)" if math.isnan(result.value) else ""
+        raise ClaimFailed(result.summary() + nan)
+
+
+def evaluate(
+    statement: str,
+    value: float | Tensor,
+    relation: str,
+    bound: float | Tensor,
+    *,
+    because: str,
+    tolerance: float | None = None,
+    reproduces: str | None = None,
+) -> Claim:
+    r"""Evaluate ``value relation bound``: whether it holds, and its margin (no output, no error).
 
     Parameters
     ----------
@@ -147,12 +184,10 @@ def claim(
     Returns
     -------
     Claim
-        The checked claim, with its margin.
+        The evaluated claim, with its margin.
 
     Raises
     ------
-    ClaimFailed
-        When the relation does not hold (or a value is NaN), unless ``GDTUTOR_CLAIMS=record``.
     ValueError
         For an unknown relation, an empty reason, or a tolerance where none belongs.
     """
@@ -178,7 +213,7 @@ def claim(
         worst = int(torch.argmin(margins.flatten()))
         measured, target = float(values.flatten()[worst]), float(bounds.flatten()[worst])
         holds = bool(_holds(values, bounds, relation, tolerance).all())
-    result = Claim(
+    return Claim(
         statement=statement,
         value=measured,
         relation=relation,
@@ -189,11 +224,6 @@ def claim(
         tolerance=tolerance,
         reproduces=reproduces,
     )
-    _show(result)
-    if not result.holds and _mode() == "raise":
-        nan = " (the value is NaN)" if math.isnan(result.value) else ""
-        raise ClaimFailed(result.summary() + nan)
-    return result
 
 
 def _holds(values: Tensor, bounds: Tensor, relation: str, tolerance: float | None) -> Tensor:
