@@ -88,16 +88,26 @@ def optimal_step(dtype: torch.dtype) -> float:
 
 
 def central_difference_error_model(
-    h: Tensor, *, dtype: torch.dtype, value: float = 1.0, third_derivative: float = 1.0
+    h: Tensor,
+    *,
+    dtype: torch.dtype,
+    value: float = 1.0,
+    third_derivative: float = 1.0,
+    point: float = 0.0,
+    derivative: float = 0.0,
 ) -> Tensor:
-    r"""The textbook error bound of a central difference at step ``h``.
+    r"""The textbook estimate (not a bound) of a central difference's error at step ``h``.
 
-    .. math:: E(h) = \frac{h^2}{6} |f'''(x)| + \frac{u\,|f(x)|}{h}
+    .. math:: E(h) = \frac{h^2}{6} |f'''(x)| + \frac{u\,(|f(x)| + |x\,f'(x)|)}{h}
 
     where :math:`u` is the unit roundoff of ``dtype`` (``torch.finfo(dtype).eps / 2``). The first
-    term is truncation error (Taylor series), the second the rounding error of :math:`f`
-    divided by the small step.
+    term is truncation error (Taylor series); the second is rounding divided by the small step:
+    of :math:`f`'s values (``value``), and of the abscissas :math:`x \pm h` themselves, whose
+    error :math:`u|x|` moves :math:`f` by :math:`u|x\,f'(x)|` (``point`` and ``derivative``; 0
+    by default, as at :math:`x = 0`). Each term is the size of an error, not its worst case:
+    measured errors exceed the estimate by small factors.
     """
     roundoff = unit_roundoff(dtype)
     h = h.to(torch.float64)
-    return h**2 / 6 * abs(third_derivative) + roundoff * abs(value) / h
+    rounding = abs(value) + abs(point * derivative)
+    return h**2 / 6 * abs(third_derivative) + roundoff * rounding / h
