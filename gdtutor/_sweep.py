@@ -99,13 +99,10 @@ def run_page(path: Path, environment: dict[str, str]) -> dict[str, Any]:
 
     from gdtutor._book import ENCRYPTED_KERNELS
 
+    # kernels with CurveZMQ keys, as in the docs build (the kernel manager, here, reads this)
+    os.environ.setdefault("JUPYTER_DEFAULT_PROVISIONER_NAME", ENCRYPTED_KERNELS)
     notebook = jupytext.read(path)
-    env = {
-        **os.environ,
-        "JUPYTER_DEFAULT_PROVISIONER_NAME": ENCRYPTED_KERNELS,
-        MODE_VARIABLE: "record",
-        **environment,
-    }
+    env = {**os.environ, MODE_VARIABLE: "record", **environment}
     client = NotebookClient(
         notebook,
         timeout=900,
