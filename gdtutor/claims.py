@@ -36,7 +36,7 @@ from torch import Tensor
 
 #: The MIME type of a claim's record in a notebook's outputs (JSON).
 MIME_TYPE = "application/vnd.gdtutor.claim+json"
-#: The environment variable that makes failing claims recorded instead of raised: ``record``.
+#: The environment variable that, set to ``record``, makes a failing claim recorded, not raised.
 MODE_VARIABLE = "GDTUTOR_CLAIMS"
 #: The relations a claim can state between its value and its bound.
 RELATIONS = ("<", "<=", ">", ">=", "==", "within")
