@@ -395,7 +395,7 @@ def test_api_entries_list_the_tutorials_that_use_them():
     for name, tutorial in [
         ("gdtutor.inverse", "part2-matrix-inverse"),
         ("gdtutor.svd", "part3-svd"),
-        ("gdtutor.derivatives.elementwise_derivative", "part1-tensors-and-derivatives"),
+        ("gdtutor.derivatives.finite_difference_gradient", "part1-tensors-and-derivatives"),
     ]:
         backlinks = html[
             html.index(f'References to <a class="reference internal" href="#{name}"') :
