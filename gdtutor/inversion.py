@@ -611,10 +611,12 @@ def _cgnr(
 
     Without ``tol``, stops at the rounding floor: when the normal-equations backward error
     :math:`\|A^\top(AX - I)\|_F / (\|A\|_F^2\|X\|_F + \|A\|_F)` reaches the machine epsilon, or
-    has not improved for :math:`\max(m, n)` steps. Working on :math:`A^\top A` squares the
-    condition number: the residual :math:`\|AX - I\|` ends near :math:`\kappa^2 u`, like gradient
-    descent's, not :math:`\kappa u`. The ``tol`` test uses the recurrence residual, which CG
-    updates for free. Returns the iterate with the smallest backward error. Works on :math:`A`
+    has not improved for :math:`\max(m, n)` steps. CGLS never forms :math:`A^\top A`: its
+    attainable residual :math:`\|AX - I\|` is of order :math:`\kappa u`, like LU's (Björck,
+    Elfving & Strakoš 1998), but in floating point it may need many more than :math:`n` steps to
+    get there, and at large :math:`\kappa` the no-improvement stop can end it well above that
+    floor (a known limitation). The ``tol`` test uses the recurrence residual, which CG updates
+    for free and which drifts from the true one. Returns the iterate with the smallest backward error. Works on :math:`A`
     scaled by a power of two.
 
     Parameters
