@@ -1,6 +1,7 @@
 """Execute every tutorial top to bottom in a fresh kernel, as the docs build does."""
 
 import importlib.util
+import re
 import time
 from pathlib import Path
 
@@ -115,6 +116,49 @@ def test_names_a_plain_script_lacks(cells, lacking):
 def test_notebook_only_syntax_is_not_a_plain_script(cell):
     with pytest.raises(SyntaxError):
         names_a_plain_script_lacks([cell])
+
+
+MOST_PROSE_WORDS = 3000  # a page a reader finishes: split a part in two before it grows past this
+
+
+def prose_words(text):
+    """Words of a page's main text: outside front matter, code, outputs, display maths,
+    directives' options and the references; an inline formula, a glued number or a role counts
+    as one word, a citation as none, a link as its text."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+    text = re.split(r"^## References\s*$", text, flags=re.M)[0]
+    text = re.sub(r"^(`{3,}|~{3,}).*?^\1\s*$", "", text, flags=re.S | re.M)
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    text = re.sub(r"^\s*(:{3,}.*|:[\w-]+:.*|\(.*\)=|%.*)$", "", text, flags=re.M)
+    text = re.sub(r"\{footcite\}`[^`]*`", "", text)
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " X ", text)
+    text = re.sub(r"\$[^$]+\$", " X ", text)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return sum(1 for token in text.split() if re.search(r"\w", token))
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Two words.", 2),
+        ("---\njupytext: x\n---\nOne", 1),
+        ("Before\n```{code-cell} ipython3\nx = 1 + 2\n```\nafter", 2),
+        ("A $\\kappa^2 u$ floor of {glue:text}`floor:.1e`{footcite}`higham2002`", 5),
+        ("See [the ledger](../reference/claims.md).\n\n$$\nf(X) = 0\n$$", 3),
+        (":::{exercise}\n:label: ex-one\n\nDo it.\n:::\n## References\n\nMany more words", 2),
+    ],
+)
+def test_prose_words(text, words):
+    assert prose_words(text) == words
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_tutorial_prose_is_a_page_a_reader_finishes(path):
+    words = prose_words(path.read_text())
+    assert words <= MOST_PROSE_WORDS, (
+        f"{path.name} has {words} words of prose, more than {MOST_PROSE_WORDS}: cut what does not "
+        "serve the page's line, or split the part in two"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
