@@ -611,36 +611,43 @@ def _cgnr(
 
     CGLS never forms :math:`A^\top A`: its attainable residual :math:`\|AX - I\|` is of order
     :math:`\kappa u`, like LU's (Björck, Elfving & Strakoš 1998), although in floating point it
-    may need many more than :math:`n` steps to get there. It stops when the relative residual
-    :math:`\|AX - I\|_F/\sqrt m` is at most ``tol`` or, without ``tol``, when the
-    normal-equations backward error :math:`\|A^\top(AX - I)\|_F / (\|A\|_F^2\|X\|_F + \|A\|_F)`
-    is at most :math:`(m + n)\,u`, the rounding of computing it. CG updates its residual by a
-    recurrence that drifts from the true one once rounding dominates, so a test the recurrence
-    passes is confirmed on the true residual (two more products); if that fails, it is tried
-    again :math:`\lfloor\max(m, n)/4\rfloor + 1` steps later. Without either, it reports
-    ``converged=False`` at ``max_steps``. Works on :math:`A` scaled by a power of two.
+    may need many more than :math:`n` steps to get there. Its target is the relative residual
+    :math:`\|AX - I\|_F/\sqrt m \le` ``tol`` or, without ``tol``, a backward error of at most
+    :math:`\sqrt{m + n}\,u`, the smaller of LSQR's two (Paige & Saunders 1982):
+    :math:`\|AX - I\|_F/(\|A\|_F\|X\|_F + \sqrt m)` for a consistent system and
+    :math:`\|A^\top(AX - I)\|_F/(\|A\|_F\|AX - I\|_F)` for a least-squares one.
+
+    CG updates its residual by a recurrence that drifts from the true one once rounding
+    dominates. So the target, once the recurrence meets it, is checked on the true residual (two
+    more products), and again every :math:`\lfloor\max(m, n)/4\rfloor + 1` steps until it is met.
+    If the true measure has not halved between two checks, the recurrence has run away from it:
+    the iteration is at its rounding floor and stops, converged without ``tol``, not converged
+    with one. Otherwise it reports ``converged=False`` at ``max_steps``. Works on :math:`A`
+    scaled by a power of two.
 
     Parameters
     ----------
     max_steps
-        The step budget; by default :math:`20\max(m, n)`.
+        The step budget; by default :math:`100\max(m, n)`.
     """
     scaled, exponents = _scaled(a)
     rows, columns = a.shape[-2:]
-    budget = 20 * max(rows, columns) if max_steps is None else max_steps
-    floor = (rows + columns) * torch.finfo(a.dtype).eps / 2
+    budget = 100 * max(rows, columns) if max_steps is None else max_steps
+    target = tol if tol is not None else math.sqrt(rows + columns) * torch.finfo(a.dtype).eps / 2
     recheck = max(rows, columns) // 4 + 1
     identity = identity_like(a).expand((*a.shape[:-1], rows))
     norm_a = torch.linalg.matrix_norm(scaled)
 
-    def met(residual: Tensor, normal: Tensor, x: Tensor) -> bool:
+    def measure(residual: Tensor, normal: Tensor, x: Tensor) -> float:
+        """The relative residual for ``tol``, else the smaller backward error; a batch's worst."""
         norm_r = torch.linalg.matrix_norm(residual)
         if tol is not None:
-            return (norm_r.max() / math.sqrt(rows)).item() <= tol
-        consistent = norm_r <= floor * (norm_a * torch.linalg.matrix_norm(x) + math.sqrt(rows))
-        least_squares = torch.linalg.matrix_norm(normal) <= floor * norm_a * norm_r
-        return bool((consistent | least_squares).all())
+            return (norm_r / math.sqrt(rows)).max().item()
+        consistent = norm_r / (norm_a * torch.linalg.matrix_norm(x) + math.sqrt(rows))
+        least_squares = torch.linalg.matrix_norm(normal) / (norm_a * norm_r)
+        return torch.fmin(consistent, least_squares).max().item()  # fmin: 0/0 when R = 0
 
+    what = "relative residual" if tol is not None else "backward error"
     x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
     residual = identity.clone()  # I - AX with X = 0
     normal = scaled.mT @ residual
@@ -650,22 +657,27 @@ def _cgnr(
     losses: list[float] = []
     evaluations_at: list[int] = []
     converged, reason, steps = False, f"reached max_steps={budget}", budget
-    next_check = 0
+    next_check, last_true = 0, math.inf
     for step in range(budget + 1):
         losses.append(0.5 * residual.square().sum().item())
         evaluations_at.append(products)
-        if step >= next_check and met(residual, normal, x):
+        if step >= next_check and measure(residual, normal, x) <= target:
             true_residual = identity - scaled @ x
             products += 2
-            if met(true_residual, scaled.mT @ true_residual, x):
+            true = measure(true_residual, scaled.mT @ true_residual, x)
+            if true <= target:
                 converged, steps = True, step
                 reason = (
-                    f"relative residual <= tol {tol:.3g}"
+                    f"relative residual {true:.3g} <= tol {tol:.3g}"
                     if tol is not None
-                    else "backward error at the rounding floor (m + n)·u"
+                    else f"backward error {true:.2g} <= √(m + n)·u (rounding floor)"
                 )
                 break
-            next_check = step + recheck
+            if true > last_true / 2:
+                converged, steps = tol is None, step
+                reason = f"{what} stopped decreasing at {true:.2g} (rounding floor)"
+                break
+            next_check, last_true = step + recheck, true
         if step == budget:
             break
         product = scaled @ direction
