@@ -612,10 +612,10 @@ def _cgnr(
     CGLS never forms :math:`A^\top A`: its attainable residual :math:`\|AX - I\|` is of order
     :math:`\kappa u`, like LU's (Björck, Elfving & Strakoš 1998), although in floating point it
     may need many more than :math:`n` steps to get there. Its target is the relative residual
-    :math:`\|AX - I\|_F/\sqrt m \le` ``tol`` or, without ``tol``, a backward error of at most
-    :math:`\sqrt{m + n}\,u`, the smaller of LSQR's two (Paige & Saunders 1982):
-    :math:`\|AX - I\|_F/(\|A\|_F\|X\|_F + \sqrt m)` for a consistent system and
-    :math:`\|A^\top(AX - I)\|_F/(\|A\|_F\|AX - I\|_F)` for a least-squares one.
+    :math:`\|AX - I\|_F/\sqrt m \le` ``tol`` or, without ``tol``, one of LSQR's two backward
+    errors (Paige & Saunders 1982) at the rounding of computing it:
+    :math:`\|AX - I\|_F/(\|A\|_F\|X\|_F + \sqrt m) \le u` for a consistent system, or
+    :math:`\|A^\top(AX - I)\|_F/(\|A\|_F\|AX - I\|_F) \le \sqrt{m + n}\,u` for a least-squares one.
 
     CG updates its residual by a recurrence that drifts from the true one once rounding
     dominates. So the target, once the recurrence meets it, is checked on the true residual (two
@@ -633,21 +633,27 @@ def _cgnr(
     scaled, exponents = _scaled(a)
     rows, columns = a.shape[-2:]
     budget = 100 * max(rows, columns) if max_steps is None else max_steps
-    target = tol if tol is not None else math.sqrt(rows + columns) * torch.finfo(a.dtype).eps / 2
+    unit_roundoff = torch.finfo(a.dtype).eps / 2
     recheck = max(rows, columns) // 4 + 1
     identity = identity_like(a).expand((*a.shape[:-1], rows))
     norm_a = torch.linalg.matrix_norm(scaled)
 
-    def measure(residual: Tensor, normal: Tensor, x: Tensor) -> float:
-        """The relative residual for ``tol``, else the smaller backward error; a batch's worst."""
+    def progress(residual: Tensor, normal: Tensor, x: Tensor) -> float:
+        """The measure over its target, done at 1 or below; a batch's worst."""
         norm_r = torch.linalg.matrix_norm(residual)
         if tol is not None:
-            return (norm_r / math.sqrt(rows)).max().item()
+            return (norm_r / math.sqrt(rows) / tol).max().item()
         consistent = norm_r / (norm_a * torch.linalg.matrix_norm(x) + math.sqrt(rows))
         least_squares = torch.linalg.matrix_norm(normal) / (norm_a * norm_r)
-        return torch.fmin(consistent, least_squares).max().item()  # fmin: 0/0 when R = 0
+        return (
+            torch.fmin(  # fmin: the least-squares ratio is 0/0 when R = 0
+                consistent / unit_roundoff,
+                least_squares / (math.sqrt(rows + columns) * unit_roundoff),
+            )
+            .max()
+            .item()
+        )
 
-    what = "relative residual" if tol is not None else "backward error"
     x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
     residual = identity.clone()  # I - AX with X = 0
     normal = scaled.mT @ residual
@@ -657,25 +663,28 @@ def _cgnr(
     losses: list[float] = []
     evaluations_at: list[int] = []
     converged, reason, steps = False, f"reached max_steps={budget}", budget
+    target = f"tol {tol:.3g}" if tol is not None else "the rounding of its backward error"
     next_check, last_true = 0, math.inf
     for step in range(budget + 1):
         losses.append(0.5 * residual.square().sum().item())
         evaluations_at.append(products)
-        if step >= next_check and measure(residual, normal, x) <= target:
+        if step >= next_check and progress(residual, normal, x) <= 1:
             true_residual = identity - scaled @ x
             products += 2
-            true = measure(true_residual, scaled.mT @ true_residual, x)
-            if true <= target:
+            true = progress(true_residual, scaled.mT @ true_residual, x)
+            if true <= 1:
                 converged, steps = True, step
                 reason = (
-                    f"relative residual {true:.3g} <= tol {tol:.3g}"
+                    f"relative residual {true * tol:.3g} <= tol {tol:.3g} (true residual)"
                     if tol is not None
-                    else f"backward error {true:.2g} <= √(m + n)·u (rounding floor)"
+                    else f"true residual within {target}"
                 )
                 break
             if true > last_true / 2:
                 converged, steps = tol is None, step
-                reason = f"{what} stopped decreasing at {true:.2g} (rounding floor)"
+                reason = (
+                    f"true residual stopped decreasing at {true:.3g}× {target} (rounding floor)"
+                )
                 break
             next_check, last_true = step + recheck, true
         if step == budget:
