@@ -4,11 +4,18 @@ r"""Part 4: matrix completion, a low-rank :math:`UV^\top` fitted to the observed
 method minimises the same objective over :math:`U \in \mathbb R^{m\times r}`,
 :math:`V \in \mathbb R^{n\times r}`,
 
-.. math:: F(U, V) = \tfrac12\|P_\Omega(UV^\top - Y)\|_F^2 + \tfrac\lambda2\big(\|U\|_F^2 + \|V\|_F^2\big),
+.. math:: F(U, V) = \sum_{(i,j)\in\Omega} \ell\big((UV^\top)_{ij}, Y_{ij}\big)
+   + \tfrac\lambda2\big(\|U\|_F^2 + \|V\|_F^2\big),
 
-where :math:`P_\Omega` keeps the observed entries and zeroes the others, and :math:`\lambda` is
-``ridge`` (``"soft-impute"`` minimises its convex relative instead). LAPACK's SVD cannot start
-here: it needs every entry.
+where :math:`\Omega` is the set of observed entries, :math:`\lambda` is ``ridge`` and
+:math:`\ell` the ``loss``: by default the squared loss :math:`\tfrac12(\hat y - y)^2`, for which
+:math:`F` is :math:`\tfrac12\|P_\Omega(UV^\top - Y)\|_F^2` plus the ridge (``"soft-impute"``
+minimises its convex relative instead). LAPACK's SVD cannot start here: it needs every entry.
+
+Any other loss only changes the derivative of :math:`\ell` that multiplies the factors in the
+gradient, which autograd supplies: ``"gd"`` and ``"optimizer"`` take every loss of
+:data:`LOSSES` or a callable; ``"als"`` and ``"soft-impute"`` are built on the squared loss's
+closed-form steps and take no other.
 
 ``"gd"`` (default)
     Gradient descent on the factors, with the balancing term
@@ -28,6 +35,7 @@ here: it needs every entry.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +49,128 @@ from gdtutor._validation import as_float_tensor
 from gdtutor.descent import descend, make_optimizer, optimizer_class
 
 Method = Literal["gd", "optimizer", "als", "soft-impute"]
+Loss = Callable[[Tensor, Tensor], Tensor]
+
+
+def huber(delta: float = 1.0) -> Loss:
+    r"""The Huber loss with threshold :math:`\delta`, in the data's units (Huber 1964).
+
+    :math:`\tfrac12 e^2` for :math:`|e| \le \delta` and :math:`\delta(|e| - \tfrac12\delta)` beyond,
+    with :math:`e = \hat y - y`: squared for small errors, linear for gross ones, so an outlier
+    pulls the fit with a force of at most :math:`\delta`. ``loss="huber"`` is ``huber(1.0)``.
+    """
+    if not (isinstance(delta, int | float) and 0 < delta < math.inf):
+        raise ValueError(f"the Huber threshold delta must be a positive number; got {delta!r}.")
+
+    def loss(prediction: Tensor, observed: Tensor) -> Tensor:
+        return torch.nn.functional.huber_loss(prediction, observed, reduction="none", delta=delta)
+
+    loss.__name__ = f"huber(delta={delta:g})"
+    return loss
+
+
+def _squared(prediction: Tensor, observed: Tensor) -> Tensor:
+    return 0.5 * (prediction - observed).square()
+
+
+def _absolute(prediction: Tensor, observed: Tensor) -> Tensor:
+    return (prediction - observed).abs()
+
+
+def _logistic(prediction: Tensor, observed: Tensor) -> Tensor:
+    return torch.nn.functional.softplus(-observed * prediction)  # log(1 + exp(-y ŷ)), y = ±1
+
+
+def _poisson(prediction: Tensor, observed: Tensor) -> Tensor:
+    return prediction.exp() - observed * prediction  # ŷ the log of the rate
+
+
+LOSSES: dict[str, Loss] = {
+    "squared": _squared,
+    "huber": huber(1.0),
+    "absolute": _absolute,
+    "logistic": _logistic,
+    "poisson": _poisson,
+}
+r"""The losses :math:`\ell(\hat y, y)` ``complete`` takes by name.
+
+``"squared"``
+    :math:`\tfrac12(\hat y - y)^2`, the default.
+``"huber"``
+    :func:`huber` with :math:`\delta = 1`; ``loss=huber(delta)`` for another threshold.
+``"absolute"``
+    :math:`|\hat y - y|`. Not differentiable at 0: with a fixed step, gradient descent ends
+    oscillating around a minimiser rather than converging; ``huber`` with a small
+    :math:`\delta` is its smooth relative.
+``"logistic"``
+    :math:`\log(1 + e^{-y\hat y})` for signs :math:`y = \pm1` (observations 0/1 are read as
+    :math:`\mp1`): one-bit completion, :math:`\hat y` the log-odds of a +1.
+``"poisson"``
+    :math:`e^{\hat y} - y\hat y` for counts :math:`y \ge 0`, :math:`\hat y` the log of the rate.
+"""
+
+
+def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Loss, Tensor]:
+    """The loss's name and function, and the data as the loss reads it; clear errors otherwise."""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(
+                f"unknown loss {loss!r}; choose one of {tuple(LOSSES)}, or pass a callable "
+                "loss(prediction, observed) -> per-entry losses."
+            )
+        name, function = loss, LOSSES[loss]
+    elif callable(loss):
+        name, function = getattr(loss, "__name__", repr(loss)), loss
+    else:
+        raise TypeError(f"loss must be a name from {tuple(LOSSES)} or a callable; got {loss!r}.")
+    values = data[observed]
+    if name == "logistic":
+        if bool(((values == 0) | (values == 1)).all()):
+            data = torch.where(observed, 2 * data - 1, data)
+        elif not bool(((values == -1) | (values == 1)).all()):
+            raise ValueError(
+                "loss='logistic' fits signs: the observed entries must all be ±1 (or all 0/1); "
+                f"got values such as {values[(values.abs() != 1)][:3].tolist()}."
+            )
+    if name == "poisson" and bool((values < 0).any()):
+        raise ValueError(
+            "loss='poisson' fits counts: the observed entries must be non-negative; "
+            f"{int((values < 0).sum())} are negative."
+        )
+    return name, function, data
+
+
+def _data_term(loss: tuple[str, Loss], prediction: Tensor, targets: Tensor) -> Tensor:
+    r""":math:`\sum_\Omega \ell(\hat y, y)` over the observed entries' predictions and targets."""
+    name, function = loss
+    values = function(prediction, targets)
+    if not isinstance(values, Tensor) or values.shape != prediction.shape:
+        raise ValueError(
+            f"loss {name} must return one value per observed entry, a tensor of shape "
+            f"{tuple(prediction.shape)}; got {getattr(values, 'shape', type(values).__name__)}."
+        )
+    return values.sum()
+
+
+def _data_term_and_derivative(
+    loss: tuple[str, Loss], prediction: Tensor, data: Tensor, observed: Tensor
+) -> tuple[Tensor, Tensor]:
+    r"""The data term and its derivative in :math:`\hat y` (zero off :math:`\Omega`), by autograd."""
+    if loss[0] == "squared":  # the derivative in closed form: the residual
+        residual = torch.where(observed, prediction - data, torch.zeros_like(data))
+        return 0.5 * residual.square().sum(), residual
+    entries = prediction[observed].detach().requires_grad_()
+    with torch.enable_grad():
+        value = _data_term(loss, entries, data[observed])
+        if not value.requires_grad:
+            raise ValueError(
+                f"loss {loss[0]} must be differentiable by autograd in its first argument (the "
+                "prediction): build it from torch operations on it."
+            )
+        (derivative,) = torch.autograd.grad(value, entries)
+    dense = torch.zeros_like(prediction)
+    dense[observed] = derivative
+    return value.detach(), dense
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -91,6 +221,7 @@ def complete(
     method: Method = "gd",
     ridge: float = 0.0,
     tol: float = 1e-9,
+    loss: str | Loss = "squared",
     **options: Any,
 ) -> CompletionResult:
     r"""Fill in the missing entries of ``y`` with a rank-``rank`` matrix fitted to the observed ones.
@@ -114,6 +245,11 @@ def complete(
     tol
         Stop when an iteration lowers :math:`F` by less than ``tol`` times :math:`F` (a plateau),
         or when the observed residual is below ``tol`` times :math:`\|P_\Omega Y\|_F`.
+    loss
+        :math:`\ell`: a name from :data:`LOSSES` (``"squared"``, ``"huber"``, ``"absolute"``,
+        ``"logistic"``, ``"poisson"``), :func:`huber` with another threshold, or any callable
+        ``loss(prediction, observed)`` returning the per-entry losses, differentiable by
+        autograd in ``prediction``. Other than squared, only for ``"gd"`` and ``"optimizer"``.
     **options
         The method's own options (``max_steps``, ``lr``, ``init``, ...):
         ``print(gdtutor.show_options("complete", "gd"))``. An option the method does not take
@@ -129,7 +265,10 @@ def complete(
         A ``y`` that is not a matrix, a ``mask`` of another shape or not boolean, nothing
         observed, NaN or Inf among the observed entries, a row or column with no observed entry
         (nothing can be said about it), a ``rank`` outside :math:`1..\min(m, n)`, a negative
-        ``ridge`` or a ``tol`` that is not positive.
+        ``ridge`` or a ``tol`` that is not positive; an unknown loss, data the loss cannot read
+        (signs for ``"logistic"``, counts for ``"poisson"``), a loss other than squared for
+        ``"als"`` or ``"soft-impute"``, a callable loss that does not return per-entry values
+        or is not differentiable.
     TypeError
         An option the method does not take; an unsupported dtype.
 
@@ -149,7 +288,10 @@ def complete(
         raise ValueError(f"ridge must be a non-negative number; got {ridge!r}.")
     if not (isinstance(tol, int | float) and 0 < tol < math.inf):
         raise ValueError(f"tol must be a positive number; got {tol!r}.")
-    return solve(data, observed, rank, ridge=float(ridge), tol=float(tol), **options)
+    name, function, data = _checked_loss(loss, data, observed)
+    return solve(
+        data, observed, rank, ridge=float(ridge), tol=float(tol), loss=(name, function), **options
+    )
 
 
 def _checked(y: object, mask: object | None, rank: int) -> tuple[Tensor, Tensor]:
@@ -196,11 +338,22 @@ def _checked(y: object, mask: object | None, rank: int) -> tuple[Tensor, Tensor]
 
 
 def _objective(
-    data: Tensor, observed: Tensor, u: Tensor, v: Tensor, ridge: float, *, balance: bool
+    data: Tensor,
+    observed: Tensor,
+    u: Tensor,
+    v: Tensor,
+    ridge: float,
+    *,
+    balance: bool,
+    loss: tuple[str, Loss] = ("squared", _squared),
 ) -> Tensor:
     r""":math:`F(U, V)`, plus the balancing term :math:`\tfrac p8\|U^\top U - V^\top V\|_F^2` if asked."""
-    residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
-    value = 0.5 * residual.square().sum() + 0.5 * ridge * (u.square().sum() + v.square().sum())
+    if loss[0] == "squared":
+        residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
+        fit = 0.5 * residual.square().sum()
+    else:
+        fit = _data_term(loss, (u @ v.T)[observed], data[observed])
+    value = fit + 0.5 * ridge * (u.square().sum() + v.square().sum())
     if balance:
         value = value + _fraction(observed) * (u.T @ u - v.T @ v).square().sum() / 8
     return value
@@ -209,6 +362,22 @@ def _objective(
 def _fraction(observed: Tensor) -> float:
     r"""The observed fraction :math:`p = |\Omega|/(mn)`."""
     return observed.sum().item() / observed.numel()
+
+
+def _squared_only(method: str, loss: tuple[str, Loss]) -> None:
+    """A clear error, before any work, for a method built on the squared loss's closed forms."""
+    if loss[0] != "squared":
+        raise ValueError(
+            f"method={method!r} is built on the squared loss's closed-form steps and cannot "
+            f"minimise loss {loss[0]}; use method='gd' or method='optimizer', which take any loss."
+        )
+
+
+def _start_data(data: Tensor, observed: Tensor, loss: tuple[str, Loss]) -> Tensor:
+    r"""What the spectral start factors: the data, or :math:`\log(1 + Y)` for Poisson's log-rates."""
+    if loss[0] == "poisson":
+        return torch.where(observed, data.log1p(), torch.zeros_like(data))
+    return data
 
 
 def _start(
@@ -241,9 +410,9 @@ def _exact_fit(loss: float, tol: float, scale: float) -> str | None:
     return None
 
 
-def _plateau(losses: list[float], tol: float, scale: float) -> str | None:
-    """The reason to stop when a monotone method's objective has flattened out or the fit is exact."""
-    if (exact := _exact_fit(losses[-1], tol, scale)) is not None:
+def _plateau(losses: list[float], tol: float, scale: float | None) -> str | None:
+    """Why a monotone method stops: a flat objective, or an exact fit (given ``scale``)."""
+    if scale is not None and (exact := _exact_fit(losses[-1], tol, scale)) is not None:
         return exact
     if len(losses) >= 2 and 0 <= losses[-2] - losses[-1] <= tol * losses[-1]:
         return f"objective decreased by less than tol = {tol:.3g} relative (a plateau)"
@@ -286,6 +455,7 @@ def _gradient_descent(
     *,
     ridge: float,
     tol: float,
+    loss: tuple[str, Loss],
     lr: float | None = None,
     init: str = "spectral",
     seed: int = 0,
@@ -295,20 +465,29 @@ def _gradient_descent(
 
     .. math::
 
-        \nabla_U = P_\Omega(UV^\top - Y)\,V + \lambda U + \tfrac p2 U(U^\top U - V^\top V), \quad
-        \nabla_V = P_\Omega(UV^\top - Y)^\top U + \lambda V - \tfrac p2 V(U^\top U - V^\top V).
+        \nabla_U = G\,V + \lambda U + \tfrac p2 U(U^\top U - V^\top V), \quad
+        \nabla_V = G^\top U + \lambda V - \tfrac p2 V(U^\top U - V^\top V),
+
+    with :math:`G_{ij} = \partial\ell/\partial\hat y` at :math:`\hat y = (UV^\top)_{ij}` on
+    :math:`\Omega` and 0 elsewhere: the residual :math:`P_\Omega(UV^\top - Y)` for the squared
+    loss, from autograd for any other.
 
     Stops when the gradient's norm is below ``tol`` times :math:`\|P_\Omega Y\|_F\sqrt{\hat\sigma_1}`
     (the size of the gradient at a start of the data's scale), which a slow escape from a small
     random start does not trigger, or when the observed residual is below ``tol`` times
     :math:`\|P_\Omega Y\|_F`.
 
+    With a loss other than squared there is no exact-fit test (the loss need not vanish).
+
     Parameters
     ----------
     lr
         The step. By default :math:`1/(4\hat\sigma_1)` with :math:`\hat\sigma_1` the largest
         singular value of :math:`P_\Omega Y` (the curvature of the data term is at most that of
-        :math:`\|UV^\top\|` on the observed entries, :math:`\lesssim \sigma_1`).
+        :math:`\|UV^\top\|` on the observed entries, :math:`\lesssim \sigma_1`), for losses of
+        curvature at most 1 (squared, Huber, logistic). For ``"poisson"``, whose curvature is the
+        rate :math:`e^{\hat y}`, divided by the largest observed count and with
+        :math:`\hat\sigma_1` that of :math:`P_\Omega \log(1 + Y)`.
     init
         ``"spectral"`` (default) or ``"random"``; see the Part 4 tutorial for what each does.
     seed
@@ -316,20 +495,22 @@ def _gradient_descent(
     max_steps
         The step budget.
     """
-    u, v = _start(data, observed, rank, init, seed)
-    sigma = torch.linalg.matrix_norm(data, ord=2).item()
-    step = lr if lr is not None else 0.25 / sigma
+    start_data = _start_data(data, observed, loss)
+    u, v = _start(start_data, observed, rank, init, seed)
+    sigma = torch.linalg.matrix_norm(start_data, ord=2).item()
+    curvature = max(1.0, data[observed].max().item()) if loss[0] == "poisson" else 1.0
+    step = lr if lr is not None else 0.25 / (sigma * curvature)
     fraction = _fraction(observed)
-    scale = data.norm().item()
+    scale = start_data.norm().item()
     gradient_scale = scale * math.sqrt(sigma / fraction)
     losses: list[float] = []
     reason = None
     steps = max_steps
     for k in range(max_steps + 1):
-        residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
+        fit, residual = _data_term_and_derivative(loss, u @ v.T, data, observed)
         gap = u.T @ u - v.T @ v
-        loss = 0.5 * residual.square().sum() + 0.5 * ridge * (u.square().sum() + v.square().sum())
-        losses.append((loss + fraction * gap.square().sum() / 8).item())
+        value = fit + 0.5 * ridge * (u.square().sum() + v.square().sum())
+        losses.append((value + fraction * gap.square().sum() / 8).item())
         if not math.isfinite(losses[-1]) or losses[-1] > 1e6 * max(losses[0], 1e-300):
             raise ValueError(
                 f"gradient descent diverged at step {k} (objective {losses[-1]:.3g}): lr={step:.3g} "
@@ -338,7 +519,7 @@ def _gradient_descent(
         grad_u = residual @ v + ridge * u + 0.5 * fraction * u @ gap
         grad_v = residual.T @ u + ridge * v - 0.5 * fraction * v @ gap
         gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
-        reason = _exact_fit(losses[-1], tol, scale)
+        reason = _exact_fit(losses[-1], tol, scale) if loss[0] == "squared" else None
         if reason is None and gradient <= tol * gradient_scale:
             reason = f"gradient below tol × ‖P_Ω Y‖√σ₁ ({tol:.3g}): a stationary point"
         if reason is not None:
@@ -360,6 +541,7 @@ def _with_optimizer(
     *,
     ridge: float,
     tol: float,
+    loss: tuple[str, Loss],
     optimizer: str | type[Optimizer] = "adam",
     lr: float = 1e-2,
     init: str = "spectral",
@@ -382,7 +564,7 @@ def _with_optimizer(
     **optimizer_options
         Further options of the optimizer's constructor.
     """
-    u, v = _start(data, observed, rank, init, seed)
+    u, v = _start(_start_data(data, observed, loss), observed, rank, init, seed)
     cls = optimizer_class(optimizer)
     try:
         built = make_optimizer(cls, [u, v], lr=lr, **optimizer_options)
@@ -391,18 +573,18 @@ def _with_optimizer(
             f"complete(method='optimizer') with {error} "
             f"The method's own options are {METHODS.describe('optimizer')}."
         ) from None
-    scale = data.norm().item()
+    scale = data.norm().item() if loss[0] == "squared" else None
     recorded: list[float] = []
 
     def stop() -> str | None:
         return _plateau(recorded, tol, scale)
 
-    def loss() -> Tensor:
-        value = _objective(data, observed, u, v, ridge, balance=True)
+    def objective() -> Tensor:
+        value = _objective(data, observed, u, v, ridge, balance=True, loss=loss)
         recorded.append(value.item())
         return value
 
-    run = descend(loss, [u, v], built, max_steps=max_steps, stop=stop)
+    run = descend(objective, [u, v], built, max_steps=max_steps, stop=stop)
     return _result(
         data, observed, run.params[0], run.params[1], method="optimizer", losses=run.losses,
         steps=run.steps, evaluations=run.evaluations, reason=run.reason if run.converged else None,
@@ -417,6 +599,7 @@ def _alternating_least_squares(
     *,
     ridge: float,
     tol: float,
+    loss: tuple[str, Loss],
     init: str = "spectral",
     seed: int = 0,
     max_steps: int = 100,
@@ -434,6 +617,7 @@ def _alternating_least_squares(
     max_steps
         The sweep budget (one sweep updates both factors).
     """
+    _squared_only("als", loss)
     u, v = _start(data, observed, rank, init, seed)
     weights = observed.to(data.dtype)
     eye = torch.eye(rank, dtype=data.dtype, device=data.device)
@@ -467,6 +651,7 @@ def _soft_impute(
     *,
     ridge: float,
     tol: float,
+    loss: tuple[str, Loss],
     max_steps: int = 500,
 ) -> CompletionResult:
     r"""Soft-impute: :math:`Z \leftarrow \mathcal S_\lambda\big(P_\Omega Y + P_\Omega^\perp Z\big)`.
@@ -482,6 +667,7 @@ def _soft_impute(
     max_steps
         The step budget.
     """
+    _squared_only("soft-impute", loss)
     z = torch.zeros_like(data)
     scale = data.norm().item()
     losses: list[float] = []
@@ -515,7 +701,7 @@ METHODS = MethodTable(
         "als": _alternating_least_squares,
         "soft-impute": _soft_impute,
     },
-    shared=("ridge", "tol"),
+    shared=("ridge", "tol", "loss"),
 )
 
 

@@ -166,6 +166,30 @@ def test_losses_decrease_for_the_monotone_methods():
             ValueError,
             "init must be 'spectral' or 'random'",
         ),
+        (dict(y=torch.ones(3, 3), rank=1, loss="hinge"), ValueError, "unknown loss 'hinge'"),
+        (dict(y=torch.ones(3, 3), rank=1, loss=2.0), TypeError, "loss must be a name from"),
+        (dict(y=torch.full((3, 3), 2.0), rank=1, loss="logistic"), ValueError, "fits signs"),
+        (dict(y=-torch.ones(3, 3), rank=1, loss="poisson"), ValueError, "9 are negative"),
+        (
+            dict(y=torch.ones(3, 3), rank=1, method="als", loss="huber"),
+            ValueError,
+            "method='als' is built on the squared loss",
+        ),
+        (
+            dict(y=torch.ones(3, 3), rank=1, method="soft-impute", loss="absolute"),
+            ValueError,
+            "use method='gd' or method='optimizer'",
+        ),
+        (
+            dict(y=torch.ones(3, 3), rank=1, loss=lambda p, y: (p - y).square().sum()),
+            ValueError,
+            r"one value per observed entry, a tensor of shape \(9,\)",
+        ),
+        (
+            dict(y=torch.ones(3, 3), rank=1, loss=lambda p, y: (p.detach() - y).abs()),
+            ValueError,
+            "differentiable by autograd",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(arguments, error, message):
@@ -194,3 +218,87 @@ def test_local_average_fill_keeps_observed_pixels_and_averages_neighbours():
     filled = completion.local_average_fill(image, observed, size=3)
     expected = (image[1:4, 1:4].sum() - image[2, 2]) / 8  # its 8 observed neighbours
     assert filled[2, 2] == expected and torch.equal(filled[observed], image[observed])
+
+
+# --- losses other than squared: gradient descent needs only the loss's derivative -------------
+def test_a_callable_loss_takes_the_autograd_path_to_the_same_iterates():
+    # ½(ŷ - y)² through autograd gives ŷ - y exactly (2e·½ is exact), so the iterates are the
+    # closed-form path's bit for bit; the budget, not a stopping rule, ends both runs
+    _, data, mask = low_rank(40, 30, 2, 0.5, 0.1, seed=3)
+    closed = gdtutor.complete(data, 2, mask=mask, tol=1e-300, max_steps=50)
+    by_autograd = gdtutor.complete(
+        data, 2, mask=mask, tol=1e-300, max_steps=50, loss=lambda p, y: 0.5 * (p - y) ** 2
+    )
+    assert torch.equal(closed.left, by_autograd.left)
+    assert torch.equal(closed.right, by_autograd.right)
+
+
+def test_huber_with_a_threshold_above_every_residual_is_the_squared_loss():
+    _, data, mask = low_rank(40, 30, 2, 0.5, 0.1, seed=4)
+    squared = gdtutor.complete(data, 2, mask=mask, tol=1e-300, max_steps=50)
+    huber = gdtutor.complete(
+        data, 2, mask=mask, tol=1e-300, max_steps=50, loss=completion.huber(1e6)
+    )
+    assert torch.equal(squared.left, huber.left) and torch.equal(squared.right, huber.right)
+
+
+@pytest.mark.parametrize(
+    ("name", "derivative"),
+    [
+        ("huber", lambda p, y: (p - y).clamp(-1.0, 1.0)),
+        ("absolute", lambda p, y: torch.sign(p - y)),
+        ("logistic", lambda p, y: -y * torch.sigmoid(-y * p)),
+        ("poisson", lambda p, y: p.exp() - y),
+    ],
+)
+def test_each_loss_derivative_is_its_closed_form(name, derivative):
+    generator = seeds.generator(5)
+    prediction = torch.randn(6, 5, dtype=torch.float64, generator=generator)
+    observed = torch.rand(6, 5, generator=generator) < 0.7
+    targets = {
+        "logistic": torch.sign(torch.randn(6, 5, dtype=torch.float64, generator=generator)),
+        "poisson": torch.poisson(torch.full((6, 5), 2.0, dtype=torch.float64), generator),
+    }.get(name, torch.randn(6, 5, dtype=torch.float64, generator=generator))
+    _, dense = completion._data_term_and_derivative(
+        (name, completion.LOSSES[name]), prediction, targets, observed
+    )
+    expected = torch.where(observed, derivative(prediction, targets), torch.zeros_like(prediction))
+    # each is one or two elementary operations on O(1) numbers: a few units of roundoff
+    torch.testing.assert_close(
+        dense, expected, rtol=4 * EPS[torch.float64], atol=4 * EPS[torch.float64]
+    )
+
+
+def test_logistic_reads_zero_one_data_as_signs():
+    _, data, mask = low_rank(30, 20, 2, 0.6, 0.0, seed=6)
+    signs = torch.sign(data)
+    zero_one = (signs + 1) / 2
+    as_signs = gdtutor.complete(signs, 2, mask=mask, loss="logistic", max_steps=30)
+    as_bits = gdtutor.complete(zero_one, 2, mask=mask, loss="logistic", max_steps=30)
+    assert torch.equal(as_signs.completed, as_bits.completed)
+
+
+def test_huber_resists_gross_outliers_that_ruin_the_squared_fit():
+    # 5 % of the observed entries moved by ±10 times the data's spread: the squared loss's fit
+    # bends towards every one of them, a Huber loss with δ below the outliers' size pulls with a
+    # force of at most δ
+    truth, data, mask = low_rank(60, 50, 3, 0.7, 0.0, seed=7)
+    generator = seeds.generator(7)
+    outliers = mask & (torch.rand(data.shape, generator=generator) < 0.05)
+    signs = torch.sign(torch.randn(data.shape, dtype=torch.float64, generator=generator))
+    spread = data[mask].std().item()
+    corrupted = data + outliers * signs * 10 * spread
+
+    def error(loss):
+        return missing_error(gdtutor.complete(corrupted, 3, mask=mask, loss=loss), truth, mask)
+
+    # predicting 0 for every hidden entry has error 1: the squared fit does worse than nothing,
+    # Huber's recovers the hidden entries to 10 %
+    assert error("squared") > 1
+    assert error(completion.huber(0.25 * spread)) < 0.1
+
+
+@pytest.mark.parametrize("delta", [0, -1.0, math.inf, "1"])
+def test_a_huber_threshold_must_be_a_positive_number(delta):
+    with pytest.raises(ValueError, match="the Huber threshold delta must be a positive number"):
+        completion.huber(delta)
