@@ -107,6 +107,8 @@ r"""The losses :math:`\ell(\hat y, y)` ``complete`` takes by name.
     :math:`\mp1`): one-bit completion, :math:`\hat y` the log-odds of a +1.
 ``"poisson"``
     :math:`e^{\hat y} - y\hat y` for counts :math:`y \ge 0`, :math:`\hat y` the log of the rate.
+
+:meta hide-value:
 """
 
 
