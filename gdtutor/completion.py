@@ -14,7 +14,7 @@ minimises its convex relative instead). LAPACK's SVD cannot start here: it needs
 
 Any other loss only changes the derivative of :math:`\ell` that multiplies the factors in the
 gradient, which autograd supplies: ``"gd"`` and ``"optimizer"`` take every loss of
-:data:`LOSSES` or a callable; ``"als"`` and ``"soft-impute"`` are built on the squared loss's
+:data:`~gdtutor.completion.LOSSES` or a callable; ``"als"`` and ``"soft-impute"`` are built on the squared loss's
 closed-form steps and take no other.
 
 ``"gd"`` (default)
@@ -97,7 +97,7 @@ r"""The losses :math:`\ell(\hat y, y)` ``complete`` takes by name.
 ``"squared"``
     :math:`\tfrac12(\hat y - y)^2`, the default.
 ``"huber"``
-    :func:`huber` with :math:`\delta = 1`; ``loss=huber(delta)`` for another threshold.
+    :func:`~gdtutor.completion.huber` with :math:`\delta = 1`; ``loss=huber(delta)`` for another threshold.
 ``"absolute"``
     :math:`|\hat y - y|`. Not differentiable at 0: with a fixed step, gradient descent ends
     oscillating around a minimiser rather than converging; ``huber`` with a small
@@ -248,8 +248,8 @@ def complete(
         Stop when an iteration lowers :math:`F` by less than ``tol`` times :math:`F` (a plateau),
         or when the observed residual is below ``tol`` times :math:`\|P_\Omega Y\|_F`.
     loss
-        :math:`\ell`: a name from :data:`LOSSES` (``"squared"``, ``"huber"``, ``"absolute"``,
-        ``"logistic"``, ``"poisson"``), :func:`huber` with another threshold, or any callable
+        :math:`\ell`: a name from :data:`~gdtutor.completion.LOSSES` (``"squared"``, ``"huber"``, ``"absolute"``,
+        ``"logistic"``, ``"poisson"``), :func:`~gdtutor.completion.huber` with another threshold, or any callable
         ``loss(prediction, observed)`` returning the per-entry losses, differentiable by
         autograd in ``prediction``. Other than squared, only for ``"gd"`` and ``"optimizer"``.
     **options
