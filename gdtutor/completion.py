@@ -181,8 +181,6 @@ class CompletionResult:
 
     Attributes
     ----------
-    completed
-        :math:`UV^\top`, every entry filled in, in the input's dtype.
     left, right
         The factors :math:`U` (``m × rank``) and :math:`V` (``n × rank``).
     method
@@ -203,7 +201,6 @@ class CompletionResult:
         :math:`\|P_\Omega(UV^\top - Y)\|_F / \sqrt{|\Omega|}`, the fit on the observed entries.
     """
 
-    completed: Tensor
     left: Tensor
     right: Tensor
     method: str
@@ -213,6 +210,44 @@ class CompletionResult:
     converged: bool
     reason: str
     observed_rmse: float
+
+    @property
+    def completed(self) -> Tensor:
+        r""":math:`UV^\top`, every entry filled in, computed on request (an ``m × n`` array)."""
+        return self.left @ self.right.T
+
+    def predict(self, rows: object, columns: object) -> Tensor:
+        r"""The entries :math:`(UV^\top)_{ij} = u_i \cdot v_j` at ``rows[k], columns[k]``.
+
+        Costs :math:`O(k\,r)` for :math:`k` entries, without forming :math:`UV^\top`.
+
+        Parameters
+        ----------
+        rows, columns
+            Integer indices of the same shape (tensors or sequences).
+
+        Raises
+        ------
+        ValueError
+            Indices that are not integers, of different shapes, or out of range.
+        """
+        indices = []
+        for name, index, size in (
+            ("rows", rows, self.left.shape[0]),
+            ("columns", columns, self.right.shape[0]),
+        ):
+            index = torch.as_tensor(index, device=self.left.device)
+            if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
+                raise ValueError(f"{name} must be integer indices; got dtype {index.dtype}.")
+            if index.numel() and not bool(((index >= 0) & (index < size)).all()):
+                raise ValueError(f"{name} must lie in 0..{size - 1}; got values outside it.")
+            indices.append(index)
+        if indices[0].shape != indices[1].shape:
+            raise ValueError(
+                f"rows and columns must have the same shape; got {tuple(indices[0].shape)} and "
+                f"{tuple(indices[1].shape)}."
+            )
+        return (self.left[indices[0]] * self.right[indices[1]]).sum(dim=-1)
 
 
 def complete(
@@ -437,7 +472,6 @@ def _result(
     completed = u @ v.T
     misfit = torch.where(observed, completed - data, torch.zeros_like(data))
     return CompletionResult(
-        completed=completed,
         left=u,
         right=v,
         method=method,

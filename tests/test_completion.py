@@ -302,3 +302,31 @@ def test_huber_resists_gross_outliers_that_ruin_the_squared_fit():
 def test_a_huber_threshold_must_be_a_positive_number(delta):
     with pytest.raises(ValueError, match="the Huber threshold delta must be a positive number"):
         completion.huber(delta)
+
+
+def test_predict_gives_the_completed_entries_without_forming_them():
+    _, data, mask = low_rank(40, 30, 3, 0.5, 0.1, seed=8)
+    result = gdtutor.complete(data, 3, mask=mask)
+    rows, columns = (~mask).nonzero().unbind(dim=1)  # every hidden entry
+    predicted = result.predict(rows, columns)
+    # the same r products, summed in another order: apart by at most γ_r·Σ|u_ik v_jk| (Higham 3.1)
+    terms = (result.left[rows] * result.right[columns]).abs().sum(dim=-1)
+    bound = 3 * EPS[torch.float64] * terms
+    assert ((predicted - result.completed[rows, columns]).abs() <= bound).all()
+    assert result.predict([0, 39], [29, 0]).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "message"),
+    [
+        ([0.5], [1], "rows must be integer indices"),
+        ([0], [30], r"columns must lie in 0\.\.29"),
+        ([-1], [0], r"rows must lie in 0\.\.39"),
+        ([0, 1], [0], "the same shape"),
+    ],
+)
+def test_predict_rejects_bad_indices(rows, columns, message):
+    _, data, mask = low_rank(40, 30, 3, 0.5, 0.1, seed=8)
+    result = gdtutor.complete(data, 3, mask=mask, max_steps=5)
+    with pytest.raises(ValueError, match=message):
+        result.predict(rows, columns)
