@@ -113,7 +113,11 @@ r"""The losses :math:`\ell(\hat y, y)` ``complete`` takes by name.
 
 
 def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Loss, Tensor]:
-    """The loss's name and function, and the data as the loss reads it; clear errors otherwise."""
+    """The loss's name (for messages) and function, and the data as the loss reads it.
+
+    The built-in losses' special cases key on the function itself, never on the name: a callable
+    the user happened to name ``squared`` is differentiated by autograd like any other.
+    """
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(
@@ -126,7 +130,7 @@ def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Lo
     else:
         raise TypeError(f"loss must be a name from {tuple(LOSSES)} or a callable; got {loss!r}.")
     values = data[observed]
-    if name == "logistic":
+    if function is _logistic:
         if bool(((values == 0) | (values == 1)).all()):
             data = torch.where(observed, 2 * data - 1, data)
         elif not bool(((values == -1) | (values == 1)).all()):
@@ -134,7 +138,7 @@ def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Lo
                 "loss='logistic' fits signs: the observed entries must all be ±1 (or all 0/1); "
                 f"got values such as {values[(values.abs() != 1)][:3].tolist()}."
             )
-    if name == "poisson" and bool((values < 0).any()):
+    if function is _poisson and bool((values < 0).any()):
         raise ValueError(
             "loss='poisson' fits counts: the observed entries must be non-negative; "
             f"{int((values < 0).sum())} are negative."
@@ -158,7 +162,7 @@ def _data_term_and_derivative(
     loss: tuple[str, Loss], prediction: Tensor, data: Tensor, observed: Tensor
 ) -> tuple[Tensor, Tensor]:
     r"""The data term and its derivative in :math:`\hat y` (zero off :math:`\Omega`), by autograd."""
-    if loss[0] == "squared":  # the derivative in closed form: the residual
+    if loss[1] is _squared:  # the derivative in closed form: the residual
         residual = torch.where(observed, prediction - data, torch.zeros_like(data))
         return 0.5 * residual.square().sum(), residual
     entries = prediction[observed].detach().requires_grad_()
@@ -385,7 +389,7 @@ def _objective(
     loss: tuple[str, Loss] = ("squared", _squared),
 ) -> Tensor:
     r""":math:`F(U, V)`, plus the balancing term :math:`\tfrac p8\|U^\top U - V^\top V\|_F^2` if asked."""
-    if loss[0] == "squared":
+    if loss[1] is _squared:
         residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
         fit = 0.5 * residual.square().sum()
     else:
@@ -403,7 +407,7 @@ def _fraction(observed: Tensor) -> float:
 
 def _squared_only(method: str, loss: tuple[str, Loss]) -> None:
     """A clear error, before any work, for a method built on the squared loss's closed forms."""
-    if loss[0] != "squared":
+    if loss[1] is not _squared:
         raise ValueError(
             f"method={method!r} is built on the squared loss's closed-form steps and cannot "
             f"minimise loss {loss[0]}; use method='gd' or method='optimizer', which take any loss."
@@ -412,7 +416,7 @@ def _squared_only(method: str, loss: tuple[str, Loss]) -> None:
 
 def _start_data(data: Tensor, observed: Tensor, loss: tuple[str, Loss]) -> Tensor:
     r"""What the spectral start factors: the data, or :math:`\log(1 + Y)` for Poisson's log-rates."""
-    if loss[0] == "poisson":
+    if loss[1] is _poisson:
         return torch.where(observed, data.log1p(), torch.zeros_like(data))
     return data
 
@@ -534,7 +538,7 @@ def _gradient_descent(
     start_data = _start_data(data, observed, loss)
     u, v = _start(start_data, observed, rank, init, seed)
     sigma = torch.linalg.matrix_norm(start_data, ord=2).item()
-    curvature = max(1.0, data[observed].max().item()) if loss[0] == "poisson" else 1.0
+    curvature = max(1.0, data[observed].max().item()) if loss[1] is _poisson else 1.0
     step = lr if lr is not None else 0.25 / (sigma * curvature)
     fraction = _fraction(observed)
     scale = start_data.norm().item()
@@ -555,7 +559,7 @@ def _gradient_descent(
         grad_u = residual @ v + ridge * u + 0.5 * fraction * u @ gap
         grad_v = residual.T @ u + ridge * v - 0.5 * fraction * v @ gap
         gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
-        reason = _exact_fit(losses[-1], tol, scale) if loss[0] == "squared" else None
+        reason = _exact_fit(losses[-1], tol, scale) if loss[1] is _squared else None
         if reason is None and gradient <= tol * gradient_scale:
             reason = f"gradient below tol × ‖P_Ω Y‖√σ₁ ({tol:.3g}): a stationary point"
         if reason is not None:
@@ -609,7 +613,7 @@ def _with_optimizer(
             f"complete(method='optimizer') with {error} "
             f"The method's own options are {METHODS.describe('optimizer')}."
         ) from None
-    scale = data.norm().item() if loss[0] == "squared" else None
+    scale = data.norm().item() if loss[1] is _squared else None
     recorded: list[float] = []
 
     def stop() -> str | None:

@@ -233,6 +233,18 @@ def test_a_callable_loss_takes_the_autograd_path_to_the_same_iterates():
     assert torch.equal(closed.right, by_autograd.right)
 
 
+def test_a_callable_is_its_own_loss_whatever_its_name():
+    # only the built-in functions take the closed-form paths: a user's callable named "squared"
+    # is differentiated by autograd, here to the absolute loss's iterates
+    def squared(prediction, observed):
+        return (prediction - observed).abs()
+
+    _, data, mask = low_rank(40, 30, 2, 0.5, 0.1, seed=3)
+    named = gdtutor.complete(data, 2, mask=mask, tol=1e-300, max_steps=20, loss=squared)
+    absolute = gdtutor.complete(data, 2, mask=mask, tol=1e-300, max_steps=20, loss="absolute")
+    assert torch.equal(named.left, absolute.left) and torch.equal(named.right, absolute.right)
+
+
 def test_huber_with_a_threshold_above_every_residual_is_the_squared_loss():
     _, data, mask = low_rank(40, 30, 2, 0.5, 0.1, seed=4)
     squared = gdtutor.complete(data, 2, mask=mask, tol=1e-300, max_steps=50)
