@@ -14,8 +14,13 @@ minimises its convex relative instead). LAPACK's SVD cannot start here: it needs
 
 Any other loss only changes the derivative of :math:`\ell` that multiplies the factors in the
 gradient, which autograd supplies: ``"gd"`` and ``"optimizer"`` take every loss of
-:data:`~gdtutor.completion.LOSSES` or a callable; ``"als"`` and ``"soft-impute"`` are built on the squared loss's
-closed-form steps and take no other.
+:data:`~gdtutor.completion.LOSSES` or a callable. ``"als"`` and ``"soft-impute"`` are built on
+the squared loss's closed-form steps; ALS also takes a Huber loss, by a second algorithm
+(iteratively reweighted least squares), and neither takes any other.
+
+The data come dense (NaN or a mask marks the missing entries) or as a sparse tensor of the
+observed entries only; ``"gd"``, ``"optimizer"`` and ``"als"`` never form an :math:`m \times n`
+array, so a step costs :math:`O(|\Omega|\,r)` time and memory.
 
 ``"gd"`` (default)
     Gradient descent on the factors, with the balancing term
@@ -29,12 +34,14 @@ closed-form steps and take no other.
     regression on that row's observed entries, and vice versa. The classical reference.
 ``"soft-impute"``
     The convex reference (Mazumder, Hastie and Tibshirani 2010): nuclear-norm regularised, one
-    truncated SVD per step.
+    SVD per step (here a full SVD of the filled-in :math:`m \times n` matrix: a reference for
+    small problems).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,21 +59,31 @@ Method = Literal["gd", "optimizer", "als", "soft-impute"]
 Loss = Callable[[Tensor, Tensor], Tensor]
 
 
+class _Huber:
+    """The Huber loss as a callable that remembers its threshold (ALS's reweighting needs it)."""
+
+    def __init__(self, delta: float):
+        self.delta = delta
+        self.__name__ = f"huber(delta={delta:g})"
+
+    def __call__(self, prediction: Tensor, observed: Tensor) -> Tensor:
+        return torch.nn.functional.huber_loss(
+            prediction, observed, reduction="none", delta=self.delta
+        )
+
+
 def huber(delta: float = 1.0) -> Loss:
     r"""The Huber loss with threshold :math:`\delta`, in the data's units (Huber 1964).
 
     :math:`\tfrac12 e^2` for :math:`|e| \le \delta` and :math:`\delta(|e| - \tfrac12\delta)` beyond,
     with :math:`e = \hat y - y`: squared for small errors, linear for gross ones, so an outlier
     pulls the fit with a force of at most :math:`\delta`. ``loss="huber"`` is ``huber(1.0)``.
+    For Gaussian noise of standard deviation :math:`s`, :math:`\delta = 1.345\,s` is the classical
+    choice (95 % of least squares' efficiency when there are no outliers).
     """
     if not (isinstance(delta, int | float) and 0 < delta < math.inf):
         raise ValueError(f"the Huber threshold delta must be a positive number; got {delta!r}.")
-
-    def loss(prediction: Tensor, observed: Tensor) -> Tensor:
-        return torch.nn.functional.huber_loss(prediction, observed, reduction="none", delta=delta)
-
-    loss.__name__ = f"huber(delta={delta:g})"
-    return loss
+    return _Huber(float(delta))
 
 
 def _squared(prediction: Tensor, observed: Tensor) -> Tensor:
@@ -112,8 +129,76 @@ r"""The losses :math:`\ell(\hat y, y)` ``complete`` takes by name.
 """
 
 
-def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Loss, Tensor]:
-    """The loss's name (for messages) and function, and the data as the loss reads it.
+class _Entries:
+    r"""The observed entries :math:`(i, j, Y_{ij})`, :math:`(i, j) \in \Omega`, in row-major order.
+
+    Every product a method needs costs :math:`O(|\Omega|\,r)` time and memory, with no
+    :math:`m \times n` array: :math:`P_\Omega(UV^\top)` is a sampled product, and
+    :math:`GV`, :math:`G^\top U` for a matrix :math:`G` supported on :math:`\Omega` are
+    sparse-times-dense products (compressed sparse rows, and their transpose).
+    """
+
+    def __init__(self, rows: Tensor, columns: Tensor, values: Tensor, shape: tuple[int, int]):
+        m, n = shape
+        self.rows, self.columns, self.values, self.shape = rows, columns, values, shape
+        self.count = len(values)
+        self._row_pointers = _pointers(rows, m)
+        self._by_column = torch.argsort(columns * m + rows)
+        self._column_pointers = _pointers(columns, n)
+        self._rows_by_column = rows[self._by_column]
+        self.matrix = self.supported(values)
+
+    def supported(self, values: Tensor) -> Tensor:
+        """The ``m × n`` sparse matrix with ``values`` on the observed entries."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(
+                self._row_pointers, self.columns, values, self.shape, check_invariants=False
+            )
+
+    def predict(self, u: Tensor, v: Tensor) -> Tensor:
+        r""":math:`(UV^\top)_{ij}` on the observed entries, differentiable in ``u`` and ``v``."""
+        return torch.sparse.sampled_addmm(self.matrix, u, v.mT, beta=0.0).values()
+
+    def times(self, values: Tensor, v: Tensor) -> Tensor:
+        """:math:`GV` for the matrix :math:`G` with ``values`` on the observed entries."""
+        return self.supported(values) @ v
+
+    def transpose_times(self, values: Tensor, u: Tensor) -> Tensor:
+        r""":math:`G^\top U` for the matrix :math:`G` with ``values`` on the observed entries."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            transposed = torch.sparse_csr_tensor(
+                self._column_pointers, self._rows_by_column, values[self._by_column],
+                self.shape[::-1], check_invariants=False,
+            )  # fmt: skip
+        return transposed @ u
+
+    def dense(self) -> tuple[Tensor, Tensor]:
+        """The data with zeros where missing, and the boolean mask (``m × n`` arrays)."""
+        data = torch.zeros(self.shape, dtype=self.values.dtype, device=self.values.device)
+        data[self.rows, self.columns] = self.values
+        observed = torch.zeros(self.shape, dtype=torch.bool, device=self.values.device)
+        observed[self.rows, self.columns] = True
+        return data, observed
+
+    def with_values(self, values: Tensor) -> _Entries:
+        """The same entries with other values (the index structures shared)."""
+        copy = object.__new__(_Entries)
+        copy.__dict__.update(self.__dict__)
+        copy.values, copy.matrix = values, self.supported(values)
+        return copy
+
+
+def _pointers(index: Tensor, size: int) -> Tensor:
+    """Compressed-sparse pointers: where each of ``size`` groups of a sorted ``index`` starts."""
+    pointers = torch.zeros(size + 1, dtype=torch.int64, device=index.device)
+    pointers[1:] = torch.bincount(index, minlength=size).cumsum(0)
+    return pointers
+
+
+def _checked_loss(loss: object, values: Tensor) -> tuple[tuple[str, Loss], Tensor]:
+    """The loss as (name for messages, function), and the observed values as the loss reads them.
 
     The built-in losses' special cases key on the function itself, never on the name: a callable
     the user happened to name ``squared`` is differentiated by autograd like any other.
@@ -129,10 +214,9 @@ def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Lo
         name, function = getattr(loss, "__name__", repr(loss)), loss
     else:
         raise TypeError(f"loss must be a name from {tuple(LOSSES)} or a callable; got {loss!r}.")
-    values = data[observed]
     if function is _logistic:
         if bool(((values == 0) | (values == 1)).all()):
-            data = torch.where(observed, 2 * data - 1, data)
+            values = 2 * values - 1
         elif not bool(((values == -1) | (values == 1)).all()):
             raise ValueError(
                 "loss='logistic' fits signs: the observed entries must all be ±1 (or all 0/1); "
@@ -143,7 +227,7 @@ def _checked_loss(loss: object, data: Tensor, observed: Tensor) -> tuple[str, Lo
             "loss='poisson' fits counts: the observed entries must be non-negative; "
             f"{int((values < 0).sum())} are negative."
         )
-    return name, function, data
+    return (name, function), values
 
 
 def _data_term(loss: tuple[str, Loss], prediction: Tensor, targets: Tensor) -> Tensor:
@@ -159,24 +243,25 @@ def _data_term(loss: tuple[str, Loss], prediction: Tensor, targets: Tensor) -> T
 
 
 def _data_term_and_derivative(
-    loss: tuple[str, Loss], prediction: Tensor, data: Tensor, observed: Tensor
+    loss: tuple[str, Loss], prediction: Tensor, targets: Tensor
 ) -> tuple[Tensor, Tensor]:
-    r"""The data term and its derivative in :math:`\hat y` (zero off :math:`\Omega`), by autograd."""
-    if loss[1] is _squared:  # the derivative in closed form: the residual
-        residual = torch.where(observed, prediction - data, torch.zeros_like(data))
+    r"""The data term and its derivative :math:`\partial\ell/\partial\hat y` at each entry.
+
+    In closed form for the squared loss (the residual), by autograd for any other.
+    """
+    if loss[1] is _squared:
+        residual = prediction - targets
         return 0.5 * residual.square().sum(), residual
-    entries = prediction[observed].detach().requires_grad_()
+    entries = prediction.detach().requires_grad_()
     with torch.enable_grad():
-        value = _data_term(loss, entries, data[observed])
+        value = _data_term(loss, entries, targets)
         if not value.requires_grad:
             raise ValueError(
                 f"loss {loss[0]} must be differentiable by autograd in its first argument (the "
                 "prediction): build it from torch operations on it."
             )
         (derivative,) = torch.autograd.grad(value, entries)
-    dense = torch.zeros_like(prediction)
-    dense[observed] = derivative
-    return value.detach(), dense
+    return value.detach(), derivative
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -217,7 +302,10 @@ class CompletionResult:
 
     @property
     def completed(self) -> Tensor:
-        r""":math:`UV^\top`, every entry filled in, computed on request (an ``m × n`` array)."""
+        r""":math:`UV^\top`, every entry filled in, computed on request (a dense ``m × n`` array).
+
+        For a large table, :meth:`predict` gives the entries you need.
+        """
         return self.left @ self.right.T
 
     def predict(self, rows: object, columns: object) -> Tensor:
@@ -270,13 +358,17 @@ def complete(
     Parameters
     ----------
     y
-        An ``m × n`` float tensor or array-like. Without ``mask``, its NaN entries are the missing
-        ones (the convention of pandas and of rating data).
+        The data, in one of two forms. Dense: an ``m × n`` float tensor or array-like whose NaN
+        entries are the missing ones (the convention of pandas and of rating data), or with
+        ``mask``. Sparse: an ``m × n`` sparse tensor (COO or CSR) holding only the observed
+        entries, e.g. ``torch.sparse_coo_tensor(torch.stack([rows, columns]), values, (m, n))``;
+        an entry it stores is observed, even a stored zero. ``"gd"``, ``"optimizer"`` and
+        ``"als"`` then work in :math:`O(|\Omega|\,r)` memory, with no ``m × n`` array.
     rank
         The rank :math:`r` of the fit, from 1 to :math:`\min(m, n)`.
     mask
-        A boolean ``m × n`` tensor, ``True`` where ``y`` is observed. The entries of ``y`` it
-        hides are ignored (they may be NaN).
+        For dense ``y``: a boolean ``m × n`` tensor, ``True`` where ``y`` is observed. The entries
+        of ``y`` it hides are ignored (they may be NaN).
     method
         ``"gd"`` (default), ``"optimizer"``, ``"als"`` or ``"soft-impute"``; see
         :mod:`gdtutor.completion`.
@@ -290,7 +382,8 @@ def complete(
         :math:`\ell`: a name from :data:`~gdtutor.completion.LOSSES` (``"squared"``, ``"huber"``, ``"absolute"``,
         ``"logistic"``, ``"poisson"``), :func:`~gdtutor.completion.huber` with another threshold, or any callable
         ``loss(prediction, observed)`` returning the per-entry losses, differentiable by
-        autograd in ``prediction``. Other than squared, only for ``"gd"`` and ``"optimizer"``.
+        autograd in ``prediction``. Other than squared, only for ``"gd"`` and ``"optimizer"``
+        (and Huber for ``"als"``).
     **options
         The method's own options (``max_steps``, ``lr``, ``init``, ...):
         ``print(gdtutor.show_options("complete", "gd"))``. An option the method does not take
@@ -303,13 +396,14 @@ def complete(
     Raises
     ------
     ValueError
-        A ``y`` that is not a matrix, a ``mask`` of another shape or not boolean, nothing
-        observed, NaN or Inf among the observed entries, a row or column with no observed entry
-        (nothing can be said about it), a ``rank`` outside :math:`1..\min(m, n)`, a negative
-        ``ridge`` or a ``tol`` that is not positive; an unknown loss, data the loss cannot read
-        (signs for ``"logistic"``, counts for ``"poisson"``), a loss other than squared for
-        ``"als"`` or ``"soft-impute"``, a callable loss that does not return per-entry values
-        or is not differentiable.
+        A ``y`` that is not a matrix, a ``mask`` of another shape or not boolean (or given with a
+        sparse ``y``), nothing observed, an entry of a sparse ``y`` given twice, NaN or Inf among
+        the observed entries, a row or column with no observed entry (nothing can be said about
+        it), a ``rank`` outside :math:`1..\min(m, n)`, a negative ``ridge`` or a ``tol`` that is
+        not positive; an unknown loss, data the loss cannot read (signs for ``"logistic"``,
+        counts for ``"poisson"``), a loss other than squared (or Huber, for ``"als"``)
+        for ``"als"`` or ``"soft-impute"``, a callable loss that does not return per-entry values or is not
+        differentiable.
     TypeError
         An option the method does not take; an unsupported dtype.
 
@@ -324,63 +418,85 @@ def complete(
     True
     """
     solve = METHODS.resolve(method, options)
-    data, observed = _checked(y, mask, rank)
+    entries = _checked(y, mask, rank)
     if not (isinstance(ridge, int | float) and 0 <= ridge < math.inf):
         raise ValueError(f"ridge must be a non-negative number; got {ridge!r}.")
     if not (isinstance(tol, int | float) and 0 < tol < math.inf):
         raise ValueError(f"tol must be a positive number; got {tol!r}.")
-    name, function, data = _checked_loss(loss, data, observed)
-    return solve(
-        data, observed, rank, ridge=float(ridge), tol=float(tol), loss=(name, function), **options
-    )
+    checked_loss, values = _checked_loss(loss, entries.values)
+    if values is not entries.values:
+        entries = entries.with_values(values)
+    return solve(entries, rank, ridge=float(ridge), tol=float(tol), loss=checked_loss, **options)
 
 
-def _checked(y: object, mask: object | None, rank: int) -> tuple[Tensor, Tensor]:
-    """``y`` with its missing entries zeroed, and the boolean mask of the observed ones."""
-    data = as_float_tensor(y, name="y", finite=False)  # NaN may mark the missing entries
-    if data.ndim != 2:
-        raise ValueError(f"y must be a non-empty m × n matrix; got shape {tuple(data.shape)}.")
-    if mask is None:
-        observed = ~torch.isnan(data)
+def _checked(y: object, mask: object | None, rank: int) -> _Entries:
+    """The observed entries of ``y``, dense or sparse, checked."""
+    if isinstance(y, Tensor) and y.layout != torch.strided:
+        if mask is not None:
+            raise ValueError(
+                "a sparse y lists its observed entries itself; pass no mask (or pass y dense)."
+            )
+        if y.sparse_dim() != 2 or y.dense_dim() != 0:
+            raise ValueError(
+                f"a sparse y must be an m × n matrix of scalars; got shape {tuple(y.shape)}."
+            )
+        listed = y.to_sparse_coo()
+        unique = listed.coalesce()  # sorted row-major; duplicates summed, so count them first
+        if unique._nnz() < listed._nnz():
+            raise ValueError(
+                f"{listed._nnz() - unique._nnz()} entries of the sparse y are given more than "
+                "once; give each observed entry once (average repeated ratings first)."
+            )
+        rows, columns = unique.indices()
+        values = as_float_tensor(unique.values(), name="y's values", min_ndim=1, finite=False)
+        shape = (int(y.shape[0]), int(y.shape[1]))
     else:
-        observed = mask if isinstance(mask, Tensor) else torch.as_tensor(mask)
-        if observed.dtype != torch.bool:
-            raise ValueError(
-                f"mask must be boolean (True where y is observed); got dtype {observed.dtype}."
-            )
-        if observed.shape != data.shape:
-            raise ValueError(
-                f"mask has shape {tuple(observed.shape)}, y has {tuple(data.shape)}; they must match."
-            )
-        observed = observed.to(data.device)
-    if not observed.any():
+        data = as_float_tensor(y, name="y", finite=False)  # NaN may mark the missing entries
+        if data.ndim != 2:
+            raise ValueError(f"y must be a non-empty m × n matrix; got shape {tuple(data.shape)}.")
+        if mask is None:
+            observed = ~torch.isnan(data)
+        else:
+            observed = mask if isinstance(mask, Tensor) else torch.as_tensor(mask)
+            if observed.dtype != torch.bool:
+                raise ValueError(
+                    f"mask must be boolean (True where y is observed); got dtype {observed.dtype}."
+                )
+            if observed.shape != data.shape:
+                raise ValueError(
+                    f"mask has shape {tuple(observed.shape)}, y has {tuple(data.shape)}; they "
+                    "must match."
+                )
+            observed = observed.to(data.device)
+        rows, columns = observed.nonzero().T
+        values = data[rows, columns]
+        shape = (data.shape[0], data.shape[1])
+    if not len(values):
         raise ValueError("no entry of y is observed: there is nothing to fit.")
-    if not torch.isfinite(data[observed]).all():
-        bad = int((~torch.isfinite(data[observed])).sum())
+    if not bool(torch.isfinite(values).all()):
+        bad = int((~torch.isfinite(values)).sum())
         raise ValueError(
             f"{bad} observed entries of y are NaN or Inf; mark them missing (mask, or NaN without "
-            "a mask) or fix them."
+            "a mask, or leave them out of a sparse y) or fix them."
         )
-    for axis, name in ((1, "rows"), (0, "columns")):
-        empty = (~observed.any(dim=axis)).nonzero().flatten().tolist()
-        if empty:
-            shown = empty[:10] + (["..."] if len(empty) > 10 else [])
+    for index, size, name in ((rows, shape[0], "rows"), (columns, shape[1], "columns")):
+        empty = (torch.bincount(index, minlength=size) == 0).nonzero().flatten()
+        if len(empty):
+            shown = empty[:10].tolist() + (["..."] if len(empty) > 10 else [])
             raise ValueError(
                 f"{len(empty)} {name} of y have no observed entry ({', '.join(map(str, shown))}): "
                 f"nothing in the data says anything about them. Drop those {name}, or fill them "
                 "with a baseline (e.g. the mean) after completing the rest."
             )
-    m, n = data.shape
-    if not (isinstance(rank, int) and 1 <= rank <= min(m, n)):
+    if not (isinstance(rank, int) and 1 <= rank <= min(shape)):
         raise ValueError(
-            f"rank must be an integer from 1 to min(m, n) = {min(m, n)}; got {rank!r}."
+            f"rank must be an integer from 1 to min(m, n) = {min(shape)}; got {rank!r}."
         )
-    return torch.where(observed, data, torch.zeros_like(data)), observed
+    return _Entries(rows, columns, values, shape)
 
 
 def _objective(
-    data: Tensor,
-    observed: Tensor,
+    entries: _Entries,
     u: Tensor,
     v: Tensor,
     ridge: float,
@@ -389,58 +505,72 @@ def _objective(
     loss: tuple[str, Loss] = ("squared", _squared),
 ) -> Tensor:
     r""":math:`F(U, V)`, plus the balancing term :math:`\tfrac p8\|U^\top U - V^\top V\|_F^2` if asked."""
-    if loss[1] is _squared:
-        residual = torch.where(observed, u @ v.T - data, torch.zeros_like(data))
-        fit = 0.5 * residual.square().sum()
-    else:
-        fit = _data_term(loss, (u @ v.T)[observed], data[observed])
-    value = fit + 0.5 * ridge * (u.square().sum() + v.square().sum())
+    value = _data_term(loss, entries.predict(u, v), entries.values)
+    value = value + 0.5 * ridge * (u.square().sum() + v.square().sum())
     if balance:
-        value = value + _fraction(observed) * (u.T @ u - v.T @ v).square().sum() / 8
+        value = value + _fraction(entries) * (u.T @ u - v.T @ v).square().sum() / 8
     return value
 
 
-def _fraction(observed: Tensor) -> float:
+def _fraction(entries: _Entries) -> float:
     r"""The observed fraction :math:`p = |\Omega|/(mn)`."""
-    return observed.sum().item() / observed.numel()
+    return entries.count / (entries.shape[0] * entries.shape[1])
 
 
-def _squared_only(method: str, loss: tuple[str, Loss]) -> None:
+def _squared_only(method: str, loss: tuple[str, Loss], *, also: str = "") -> None:
     """A clear error, before any work, for a method built on the squared loss's closed forms."""
     if loss[1] is not _squared:
         raise ValueError(
-            f"method={method!r} is built on the squared loss's closed-form steps and cannot "
+            f"method={method!r} is built on the squared loss's closed-form steps{also} and cannot "
             f"minimise loss {loss[0]}; use method='gd' or method='optimizer', which take any loss."
         )
 
 
-def _start_data(data: Tensor, observed: Tensor, loss: tuple[str, Loss]) -> Tensor:
+def _start_entries(entries: _Entries, loss: tuple[str, Loss]) -> _Entries:
     r"""What the spectral start factors: the data, or :math:`\log(1 + Y)` for Poisson's log-rates."""
-    if loss[1] is _poisson:
-        return torch.where(observed, data.log1p(), torch.zeros_like(data))
-    return data
+    return entries.with_values(entries.values.log1p()) if loss[1] is _poisson else entries
 
 
-def _start(
-    data: Tensor, observed: Tensor, rank: int, init: str, seed: int
-) -> tuple[Tensor, Tensor]:
-    r"""The first factors, ``"spectral"`` or ``"random"``.
+def _top_singular(entries: _Entries, rank: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The top-``rank`` singular triplets of :math:`P_\Omega Y`, by sparse products only.
+
+    Randomised subspace iteration (Halko, Martinsson and Tropp 2011, Algorithm 4.4): a Gaussian
+    block of ``rank + 10`` columns, four round trips through :math:`P_\Omega Y` and its transpose
+    with a QR after each product, then the SVD of the small projected matrix. Plenty for a start
+    and a step size, at :math:`O(|\Omega|\,r)` per product.
+    """
+    m, n = entries.shape
+    width = min(rank + 10, m, n)
+    generator = seeds.generator(seed)
+    block = torch.randn(n, width, generator=generator, dtype=torch.float64)
+    block = block.to(dtype=entries.values.dtype, device=entries.values.device)
+    basis = torch.linalg.qr(entries.times(entries.values, block)).Q
+    for _ in range(4):
+        block = torch.linalg.qr(entries.transpose_times(entries.values, basis)).Q
+        basis = torch.linalg.qr(entries.times(entries.values, block)).Q
+    projected = entries.transpose_times(entries.values, basis).mT  # Qᵀ P_Ω Y, width × n
+    left, values, right_t = torch.linalg.svd(projected, full_matrices=False)
+    return (basis @ left)[:, :rank], values[:rank], right_t[:rank].mT
+
+
+def _start(entries: _Entries, rank: int, init: str, seed: int) -> tuple[Tensor, Tensor, float]:
+    r"""The first factors, ``"spectral"`` or ``"random"``, and :math:`\hat\sigma_1 = \|P_\Omega Y\|_2`.
 
     Spectral: the top-``rank`` SVD :math:`Q_1 S Q_2^\top` of :math:`P_\Omega Y / p`, split as
     :math:`Q_1 S^{1/2}` and :math:`Q_2 S^{1/2}`. Random: small Gaussian factors.
     """
-    m, n = data.shape
+    m, n = entries.shape
+    left, values, right = _top_singular(entries, rank, seed)
+    sigma = values[0].item()
     if init == "spectral":
-        fraction = observed.sum().item() / (m * n)
-        u, s, vh = torch.linalg.svd(data / fraction, full_matrices=False)
-        root = s[:rank].sqrt()
-        return u[:, :rank] * root, vh[:rank].T * root
+        root = (values / _fraction(entries)).sqrt()
+        return left * root, right * root, sigma
     if init == "random":
         generator = seeds.generator(seed)
-        scale = 1e-3 * (data.square().sum() / observed.sum()).sqrt().item()
+        scale = 1e-3 * entries.values.square().mean().sqrt().item()
         draw = torch.randn(m + n, rank, generator=generator, dtype=torch.float64)
-        factors = (scale * draw).to(dtype=data.dtype, device=data.device)
-        return factors[:m].clone(), factors[m:].clone()
+        factors = (scale * draw).to(dtype=entries.values.dtype, device=entries.values.device)
+        return factors[:m].clone(), factors[m:].clone(), sigma
     raise ValueError(f"init must be 'spectral' or 'random'; got {init!r}.")
 
 
@@ -461,8 +591,7 @@ def _plateau(losses: list[float], tol: float, scale: float | None) -> str | None
 
 
 def _result(
-    data: Tensor,
-    observed: Tensor,
+    entries: _Entries,
     u: Tensor,
     v: Tensor,
     *,
@@ -473,8 +602,8 @@ def _result(
     reason: str | None,
     max_steps: int,
 ) -> CompletionResult:
-    completed = u @ v.T
-    misfit = torch.where(observed, completed - data, torch.zeros_like(data))
+    with torch.no_grad():
+        misfit = entries.predict(u, v) - entries.values
     return CompletionResult(
         left=u,
         right=v,
@@ -484,13 +613,12 @@ def _result(
         evaluations=evaluations,
         converged=reason is not None,
         reason=reason or f"reached max_steps={max_steps}",
-        observed_rmse=(misfit.square().sum() / observed.sum()).sqrt().item(),
+        observed_rmse=misfit.square().mean().sqrt().item(),
     )
 
 
 def _gradient_descent(
-    data: Tensor,
-    observed: Tensor,
+    entries: _Entries,
     rank: int,
     *,
     ridge: float,
@@ -510,9 +638,10 @@ def _gradient_descent(
 
     with :math:`G_{ij} = \partial\ell/\partial\hat y` at :math:`\hat y = (UV^\top)_{ij}` on
     :math:`\Omega` and 0 elsewhere: the residual :math:`P_\Omega(UV^\top - Y)` for the squared
-    loss, from autograd for any other.
+    loss, from autograd for any other. :math:`G` is sparse: a step costs
+    :math:`O(|\Omega|\,r + (m + n)\,r^2)`.
 
-    Stops when the gradient's norm is below ``tol`` times :math:`\|P_\Omega Y\|_F\sqrt{\hat\sigma_1}`
+    Stops when the gradient's norm is below ``tol`` times :math:`\|P_\Omega Y\|_F\sqrt{\hat\sigma_1/p}`
     (the size of the gradient at a start of the data's scale), which a slow escape from a small
     random start does not trigger, or when the observed residual is below ``tol`` times
     :math:`\|P_\Omega Y\|_F`.
@@ -531,23 +660,23 @@ def _gradient_descent(
     init
         ``"spectral"`` (default) or ``"random"``; see the Part 4 tutorial for what each does.
     seed
-        For ``init="random"``.
+        For ``init="random"``, and for the random block of the subspace iteration that finds
+        the top singular triplets of :math:`P_\Omega Y` (the spectral start, the step).
     max_steps
         The step budget.
     """
-    start_data = _start_data(data, observed, loss)
-    u, v = _start(start_data, observed, rank, init, seed)
-    sigma = torch.linalg.matrix_norm(start_data, ord=2).item()
-    curvature = max(1.0, data[observed].max().item()) if loss[1] is _poisson else 1.0
+    start_entries = _start_entries(entries, loss)
+    u, v, sigma = _start(start_entries, rank, init, seed)
+    curvature = max(1.0, entries.values.max().item()) if loss[1] is _poisson else 1.0
     step = lr if lr is not None else 0.25 / (sigma * curvature)
-    fraction = _fraction(observed)
-    scale = start_data.norm().item()
+    fraction = _fraction(entries)
+    scale = start_entries.values.norm().item()
     gradient_scale = scale * math.sqrt(sigma / fraction)
     losses: list[float] = []
     reason = None
     steps = max_steps
     for k in range(max_steps + 1):
-        fit, residual = _data_term_and_derivative(loss, u @ v.T, data, observed)
+        fit, derivative = _data_term_and_derivative(loss, entries.predict(u, v), entries.values)
         gap = u.T @ u - v.T @ v
         value = fit + 0.5 * ridge * (u.square().sum() + v.square().sum())
         losses.append((value + fraction * gap.square().sum() / 8).item())
@@ -556,12 +685,12 @@ def _gradient_descent(
                 f"gradient descent diverged at step {k} (objective {losses[-1]:.3g}): lr={step:.3g} "
                 "is too large for these data; pass a smaller lr."
             )
-        grad_u = residual @ v + ridge * u + 0.5 * fraction * u @ gap
-        grad_v = residual.T @ u + ridge * v - 0.5 * fraction * v @ gap
+        grad_u = entries.times(derivative, v) + ridge * u + 0.5 * fraction * u @ gap
+        grad_v = entries.transpose_times(derivative, u) + ridge * v - 0.5 * fraction * v @ gap
         gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
         reason = _exact_fit(losses[-1], tol, scale) if loss[1] is _squared else None
         if reason is None and gradient <= tol * gradient_scale:
-            reason = f"gradient below tol × ‖P_Ω Y‖√σ₁ ({tol:.3g}): a stationary point"
+            reason = f"gradient below tol × ‖P_Ω Y‖√(σ₁/p) ({tol:.3g}): a stationary point"
         if reason is not None:
             steps = k
             break
@@ -569,14 +698,13 @@ def _gradient_descent(
             break
         u, v = u - step * grad_u, v - step * grad_v
     return _result(
-        data, observed, u, v, method="gd", losses=losses, steps=steps,
+        entries, u, v, method="gd", losses=losses, steps=steps,
         evaluations=steps + 1, reason=reason, max_steps=max_steps,
     )  # fmt: skip
 
 
 def _with_optimizer(
-    data: Tensor,
-    observed: Tensor,
+    entries: _Entries,
     rank: int,
     *,
     ridge: float,
@@ -604,7 +732,7 @@ def _with_optimizer(
     **optimizer_options
         Further options of the optimizer's constructor.
     """
-    u, v = _start(_start_data(data, observed, loss), observed, rank, init, seed)
+    u, v, _ = _start(_start_entries(entries, loss), rank, init, seed)
     cls = optimizer_class(optimizer)
     try:
         built = make_optimizer(cls, [u, v], lr=lr, **optimizer_options)
@@ -613,28 +741,27 @@ def _with_optimizer(
             f"complete(method='optimizer') with {error} "
             f"The method's own options are {METHODS.describe('optimizer')}."
         ) from None
-    scale = data.norm().item() if loss[1] is _squared else None
+    scale = entries.values.norm().item() if loss[1] is _squared else None
     recorded: list[float] = []
 
     def stop() -> str | None:
         return _plateau(recorded, tol, scale)
 
     def objective() -> Tensor:
-        value = _objective(data, observed, u, v, ridge, balance=True, loss=loss)
+        value = _objective(entries, u, v, ridge, balance=True, loss=loss)
         recorded.append(value.item())
         return value
 
     run = descend(objective, [u, v], built, max_steps=max_steps, stop=stop)
     return _result(
-        data, observed, run.params[0], run.params[1], method="optimizer", losses=run.losses,
+        entries, run.params[0], run.params[1], method="optimizer", losses=run.losses,
         steps=run.steps, evaluations=run.evaluations, reason=run.reason if run.converged else None,
         max_steps=max_steps,
     )  # fmt: skip
 
 
 def _alternating_least_squares(
-    data: Tensor,
-    observed: Tensor,
+    entries: _Entries,
     rank: int,
     *,
     ridge: float,
@@ -646,9 +773,18 @@ def _alternating_least_squares(
 ) -> CompletionResult:
     r"""Alternating ridge least squares: exact minimisation over one factor, then the other.
 
-    Row :math:`i` of :math:`U` solves :math:`(V_i^\top V_i + \lambda I)u_i = V_i^\top y_i`, with
-    :math:`V_i` the rows of :math:`V` at row :math:`i`'s observed columns; all rows at once, as one
-    batch of :math:`r \times r` systems. Each half-sweep can only lower :math:`F`.
+    Row :math:`i` of :math:`U` solves :math:`(V_i^\top W_i V_i + \lambda I)u_i = V_i^\top W_i y_i`,
+    with :math:`V_i` the rows of :math:`V` at row :math:`i`'s observed columns and :math:`W_i` their
+    weights; all rows at once, as one batch of :math:`r \times r` systems. The Gram matrices of all
+    rows are one sparse product, the weights on :math:`\Omega` times the rows
+    :math:`v_j \otimes v_j`: :math:`O(|\Omega|\,r^2)` per half-sweep.
+
+    For the squared loss every weight is 1 and each half-sweep minimises :math:`F` over one
+    factor. For a Huber loss the weights are :math:`w = \min(1, \delta/|e|)` at the current
+    residuals :math:`e`, recomputed before each half-sweep: iteratively reweighted least squares,
+    a majorise–minimise scheme (the weighted square :math:`\tfrac12 w e^2` plus a constant lies
+    above the Huber loss and touches it at the current residual), so each half-sweep still
+    lowers :math:`F` (Holland and Welsch 1977). No other loss has such a step here.
 
     Parameters
     ----------
@@ -657,36 +793,48 @@ def _alternating_least_squares(
     max_steps
         The sweep budget (one sweep updates both factors).
     """
-    _squared_only("als", loss)
-    u, v = _start(data, observed, rank, init, seed)
-    weights = observed.to(data.dtype)
-    eye = torch.eye(rank, dtype=data.dtype, device=data.device)
-    scale = data.norm().item()
+    reweighted = isinstance(loss[1], _Huber)
+    if not reweighted:
+        _squared_only("als", loss, also=" (and a Huber loss's, by reweighting)")
+    u, v, _ = _start(entries, rank, init, seed)
+    eye = torch.eye(rank, dtype=entries.values.dtype, device=entries.values.device)
+    weights = torch.ones_like(entries.values)
+    scale = entries.values.norm().item()
 
-    def solve_rows(w: Tensor, y: Tensor, other: Tensor) -> Tensor:
-        gram = torch.einsum("ij,jk,jl->ikl", w, other, other) + ridge * eye
+    def solve_rows(times: Callable[[Tensor, Tensor], Tensor], other: Tensor) -> Tensor:
+        outer = (other[:, :, None] * other[:, None, :]).reshape(len(other), rank * rank)
+        gram = times(weights, outer).reshape(-1, rank, rank) + ridge * eye
+        right_side = times(weights * entries.values, other)
         # a row whose Gram is singular (ridge 0, fewer entries than the rank) gets the least-norm fit
-        return torch.linalg.lstsq(gram, (y @ other).unsqueeze(-1)).solution.squeeze(-1)
+        return torch.linalg.lstsq(gram, right_side.unsqueeze(-1)).solution.squeeze(-1)
 
-    losses = [_objective(data, observed, u, v, ridge, balance=False).item()]
+    def reweight() -> Tensor:
+        delta = loss[1].delta  # type: ignore[attr-defined]
+        error = (entries.predict(u, v) - entries.values).abs()
+        return torch.where(error <= delta, 1.0, delta / error)
+
+    losses = [_objective(entries, u, v, ridge, balance=False, loss=loss).item()]
     reason = None
     steps = max_steps
     for k in range(1, max_steps + 1):
-        u = solve_rows(weights, data, v)
-        v = solve_rows(weights.T, data.T, u)
-        losses.append(_objective(data, observed, u, v, ridge, balance=False).item())
-        if (reason := _plateau(losses, tol, scale)) is not None:
+        if reweighted:
+            weights = reweight()
+        u = solve_rows(entries.times, v)
+        if reweighted:
+            weights = reweight()
+        v = solve_rows(entries.transpose_times, u)
+        losses.append(_objective(entries, u, v, ridge, balance=False, loss=loss).item())
+        if (reason := _plateau(losses, tol, scale if not reweighted else None)) is not None:
             steps = k
             break
     return _result(
-        data, observed, u, v, method="als", losses=losses, steps=steps,
-        evaluations=2 * steps, reason=reason, max_steps=max_steps,
+        entries, u, v, method="als", losses=losses, steps=steps,
+        evaluations=(4 if reweighted else 2) * steps, reason=reason, max_steps=max_steps,
     )  # fmt: skip
 
 
 def _soft_impute(
-    data: Tensor,
-    observed: Tensor,
+    entries: _Entries,
     rank: int,
     *,
     ridge: float,
@@ -698,9 +846,12 @@ def _soft_impute(
 
     :math:`\mathcal S_\lambda` shrinks every singular value by :math:`\lambda` (``ridge``) and keeps
     the top ``rank``: proximal gradient on
-    :math:`\tfrac12\|P_\Omega(Z - Y)\|_F^2 + \lambda\|Z\|_*`, a convex problem, at the price of
-    an SVD of a full :math:`m \times n` matrix per step. The factors returned are
-    :math:`U S^{1/2}` and :math:`V S^{1/2}`.
+    :math:`\tfrac12\|P_\Omega(Z - Y)\|_F^2 + \lambda\|Z\|_*`, a convex problem. The factors
+    returned are :math:`U S^{1/2}` and :math:`V S^{1/2}`.
+
+    This implementation forms the filled-in :math:`m \times n` matrix and takes its full SVD at
+    every step, a reference for small problems; the published method computes only the top
+    singular triplets, by products with the sparse-plus-low-rank matrix.
 
     Parameters
     ----------
@@ -708,8 +859,9 @@ def _soft_impute(
         The step budget.
     """
     _squared_only("soft-impute", loss)
+    data, observed = entries.dense()
     z = torch.zeros_like(data)
-    scale = data.norm().item()
+    scale = entries.values.norm().item()
     losses: list[float] = []
     reason = None
     steps = max_steps
@@ -727,7 +879,7 @@ def _soft_impute(
             steps = k
             break
     return _result(
-        data, observed, u, v, method="soft-impute", losses=losses, steps=steps,
+        entries, u, v, method="soft-impute", losses=losses, steps=steps,
         evaluations=steps + 1, reason=reason, max_steps=max_steps,
     )  # fmt: skip
 

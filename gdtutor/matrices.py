@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -268,3 +269,63 @@ def low_rank_with_mask(
     mask = torch.rand(m, n, generator=generator, dtype=torch.float64) < fraction
     data = truth + noise * torch.randn(m, n, generator=generator, dtype=torch.float64)
     return truth, data, mask
+
+
+class SparseCompletionProblem(NamedTuple):
+    """A matrix-completion problem too large to hold densely; see :func:`low_rank_entries`."""
+
+    left: Tensor
+    """The truth's left factor ``L`` (``m × rank``): the truth is ``left @ right.T``."""
+    right: Tensor
+    """The truth's right factor ``R`` (``n × rank``)."""
+    observed: Tensor
+    """The observed entries, noisy, as an ``m × n`` sparse COO tensor."""
+    held_out: Tensor
+    """``2 × k`` indices (rows, columns) of other entries, none observed, for testing."""
+
+    def truth_at(self, rows: Tensor, columns: Tensor) -> Tensor:
+        """The noiseless truth at the entries ``(rows[k], columns[k])``."""
+        return (self.left[rows] * self.right[columns]).sum(dim=-1)
+
+
+def low_rank_entries(
+    m: int, n: int, rank: int, *, count: int, noise: float = 0.0, held_out: int = 0, seed: int = 0
+) -> SparseCompletionProblem:
+    r"""A completion problem given by its entries: ``count`` of them observed, ``held_out`` kept apart.
+
+    The truth is :math:`LR^\top` with Gaussian :math:`L, R` scaled by :math:`r^{-1/4}` (entries of
+    order 1, as in :func:`low_rank_with_mask`) and is never formed; ``count + held_out`` distinct
+    entries are drawn uniformly at random, the first ``count`` observed with Gaussian noise of
+    standard deviation ``noise``. Memory :math:`O((m + n)r + \text{count})`. float64.
+    """
+    if not count + held_out <= m * n // 2:
+        raise ValueError(
+            f"count + held_out = {count + held_out} entries must be at most half of the "
+            f"{m * n} entries of an {m} × {n} matrix."
+        )
+    generator = seeds.generator(seed)
+    scale = rank**-0.25
+    left = scale * torch.randn(m, rank, generator=generator, dtype=torch.float64)
+    right = scale * torch.randn(n, rank, generator=generator, dtype=torch.float64)
+    wanted = count + held_out
+    drawn = torch.empty(0, dtype=torch.int64)
+    while len(drawn) < wanted:  # distinct draws; a collision costs another round (rarely needed)
+        extra = torch.randint(
+            m * n, (wanted - len(drawn) + wanted // 50 + 10,), generator=generator
+        )
+        drawn = torch.cat([drawn, extra]).unique(sorted=False)
+    chosen = drawn[torch.randperm(len(drawn), generator=generator)[:wanted]]
+    observed_index, held_index = chosen[:count].sort().values, chosen[count:].sort().values
+    indices = torch.stack([observed_index // n, observed_index % n])
+    values = torch.cat(
+        [  # in chunks: no count × rank temporaries
+            (left[rows] * right[columns]).sum(dim=-1)
+            for rows, columns in indices.split(1 << 18, dim=1)
+        ]
+    )
+    values += noise * torch.randn(count, generator=generator, dtype=torch.float64)
+    observed = torch.sparse_coo_tensor(
+        indices, values, (m, n), is_coalesced=True, check_invariants=False
+    )
+    held = torch.stack([held_index // n, held_index % n])
+    return SparseCompletionProblem(left, right, observed, held)

@@ -171,7 +171,7 @@ def test_losses_decrease_for_the_monotone_methods():
         (dict(y=torch.full((3, 3), 2.0), rank=1, loss="logistic"), ValueError, "fits signs"),
         (dict(y=-torch.ones(3, 3), rank=1, loss="poisson"), ValueError, "9 are negative"),
         (
-            dict(y=torch.ones(3, 3), rank=1, method="als", loss="huber"),
+            dict(y=torch.ones(3, 3), rank=1, method="als", loss="logistic"),
             ValueError,
             "method='als' is built on the squared loss",
         ),
@@ -271,13 +271,13 @@ def test_each_loss_derivative_is_its_closed_form(name, derivative):
         "logistic": torch.sign(torch.randn(6, 5, dtype=torch.float64, generator=generator)),
         "poisson": torch.poisson(torch.full((6, 5), 2.0, dtype=torch.float64), generator),
     }.get(name, torch.randn(6, 5, dtype=torch.float64, generator=generator))
-    _, dense = completion._data_term_and_derivative(
-        (name, completion.LOSSES[name]), prediction, targets, observed
+    _, computed = completion._data_term_and_derivative(
+        (name, completion.LOSSES[name]), prediction[observed], targets[observed]
     )
-    expected = torch.where(observed, derivative(prediction, targets), torch.zeros_like(prediction))
+    expected = derivative(prediction, targets)[observed]
     # each is one or two elementary operations on O(1) numbers: a few units of roundoff
     torch.testing.assert_close(
-        dense, expected, rtol=4 * EPS[torch.float64], atol=4 * EPS[torch.float64]
+        computed, expected, rtol=4 * EPS[torch.float64], atol=4 * EPS[torch.float64]
     )
 
 
@@ -342,3 +342,156 @@ def test_predict_rejects_bad_indices(rows, columns, message):
     result = gdtutor.complete(data, 3, mask=mask, max_steps=5)
     with pytest.raises(ValueError, match=message):
         result.predict(rows, columns)
+
+
+def as_sparse(data, mask):
+    rows, columns = mask.nonzero().T
+    return torch.sparse_coo_tensor(
+        torch.stack([rows, columns]), data[mask], data.shape, check_invariants=True
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(method="als"), dict(method="optimizer", lr=1e-2), dict(loss="huber")],
+)
+def test_sparse_input_gives_the_dense_inputs_iterates(options):
+    # the same entries in the same (row-major) order go through the same operations; MKL's sparse
+    # kernels may round differently with the arrays' memory alignment, a few units in the last
+    # place, which 20 steps of a contracting iteration do not amplify beyond 1e-10
+    _, data, mask = low_rank(40, 30, 3, 0.4, 0.1, seed=11)
+    dense = gdtutor.complete(data, 3, mask=mask, ridge=0.1, max_steps=20, **options)
+    for y in (as_sparse(data, mask), as_sparse(data, mask).to_sparse_csr()):
+        sparse = gdtutor.complete(y, 3, ridge=0.1, max_steps=20, **options)
+        assert sparse.steps == dense.steps
+        for got, expected in ((sparse.left, dense.left), (sparse.right, dense.right)):
+            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(sparse.losses, dense.losses, rtol=1e-10, atol=0)
+
+
+def test_gd_and_als_never_form_the_m_by_n_matrix():
+    # 200,000 × 200,000: a dense float64 array would take 320 GB, and any attempt fails
+    size = 200_000
+    generator = seeds.generator(12)
+    rows = torch.cat([torch.arange(size), torch.randint(size, (size,), generator=generator)])
+    columns = torch.cat([torch.randperm(size, generator=generator), torch.arange(size)])
+    key = (rows * size + columns).unique()
+    values = torch.randn(len(key), dtype=torch.float64, generator=generator)
+    y = torch.sparse_coo_tensor(
+        torch.stack([key // size, key % size]), values, (size, size), check_invariants=True
+    )
+    for method in ("gd", "als"):
+        result = gdtutor.complete(y, 1, method=method, init="random", ridge=1.0, max_steps=2)
+        assert result.left.shape == (size, 1) and math.isfinite(result.observed_rmse)
+        entries = result.predict(key[:5] // size, key[:5] % size)
+        assert entries.shape == (5,)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda y, mask: (y, dict(mask=mask)), "pass no mask"),
+        (
+            lambda y, mask: (
+                torch.sparse_coo_tensor(
+                    torch.tensor([[0, 0, 1, 2], [0, 0, 1, 2]]),
+                    torch.ones(4),
+                    (3, 3),
+                    check_invariants=True,
+                ),
+                {},
+            ),
+            "given more than once",
+        ),
+        (
+            lambda y, mask: (
+                torch.sparse_coo_tensor(
+                    torch.tensor([[0, 1, 2], [0, 1, 2]]),
+                    torch.tensor([1.0, math.nan, 2.0]),
+                    (3, 3),
+                    check_invariants=True,
+                ),
+                {},
+            ),
+            "NaN or Inf",
+        ),
+        (
+            lambda y, mask: (
+                torch.sparse_coo_tensor(
+                    torch.tensor([[0, 1], [0, 1]]), torch.ones(2), (3, 3), check_invariants=True
+                ),
+                {},
+            ),
+            "no observed entry",
+        ),
+        (
+            lambda y, mask: (
+                torch.sparse_coo_tensor(
+                    torch.tensor([[0, 1, 2]]), torch.ones(3, 2), (3, 2), check_invariants=True
+                ),
+                {},
+            ),
+            "m × n matrix of scalars",
+        ),
+    ],
+)
+def test_bad_sparse_input_gets_a_clear_error(make, message):
+    _, data, mask = low_rank(6, 5, 1, 0.8, 0.0, seed=13)
+    y, options = make(as_sparse(data, mask), mask)
+    with pytest.raises(ValueError, match=message):
+        gdtutor.complete(y, 1, **options)
+
+
+def test_huber_als_reaches_the_huber_minimiser_gradient_descent_finds():
+    # iteratively reweighted least squares and gradient descent minimise the same objective; the
+    # objective is convex in each factor and both start from the same spectral start
+    _, data, mask = low_rank(60, 50, 3, 0.6, 0.05, seed=14)
+    generator = seeds.generator(14)
+    gross = mask & (torch.rand(data.shape, generator=generator) < 0.05)
+    data = torch.where(gross, data + 10, data)
+    loss = completion.huber(0.1)
+    als = gdtutor.complete(
+        data, 3, mask=mask, method="als", loss=loss, ridge=0.1, tol=1e-12, max_steps=2000
+    )
+    gd = gdtutor.complete(data, 3, mask=mask, loss=loss, ridge=0.1, tol=1e-10, max_steps=50_000)
+    assert als.converged and gd.converged
+    # majorise–minimise: F never increases (up to the rounding of a sum of |Ω| terms)
+    assert bool((als.losses.diff() <= 1e-12 * als.losses[0]).all())
+    # the two minimisers' objectives agree to the stopping tolerances (F is not strongly convex
+    # along the balancing direction, which ALS ignores: compare F without the balancing term)
+    gd_value = completion._objective(
+        completion._checked(data.masked_fill(~mask, math.nan), None, 3),
+        gd.left,
+        gd.right,
+        0.1,
+        balance=False,
+        loss=("huber", loss),
+    )
+    assert abs(gd_value.item() - als.losses[-1].item()) <= 1e-6 * als.losses[-1].item()
+    torch.testing.assert_close(als.completed, gd.completed, rtol=0, atol=1e-4)
+
+
+def test_the_spectral_start_finds_the_top_singular_values_of_the_observed_data():
+    # subspace iteration from a Gaussian block of width l = r + 10 with q = 4 round trips finds
+    # σ_k with relative error about γ^(4q+2) C², γ = σ_{l+1}/σ_k and C a constant of the random
+    # start (Saibaba 2019, Theorem 1); from below, since Ritz values never exceed σ_k
+    _, data, mask = low_rank(80, 60, 3, 0.5, 1e-3, seed=15)
+    entries = completion._checked(data, mask, 3)
+    _, values, _ = completion._top_singular(entries, 3, seed=0)
+    exact = torch.linalg.svdvals(torch.where(mask, data, 0.0))
+    gamma = exact[13] / exact[:3]
+    assert bool((values <= exact[:3] * (1 + 1e-14)).all())
+    assert bool(((exact[:3] - values) / exact[:3] <= 1e3 * gamma**18 + 1e-14).all())
+
+
+def test_low_rank_entries_draws_distinct_observed_and_held_out_entries():
+    problem = matrices.low_rank_entries(300, 200, 4, count=5000, noise=0.5, held_out=1000, seed=16)
+    observed = problem.observed.coalesce()
+    assert observed._nnz() == 5000 and problem.held_out.shape == (2, 1000)
+    keys = observed.indices()[0] * 200 + observed.indices()[1]
+    held = problem.held_out[0] * 200 + problem.held_out[1]
+    assert len(torch.cat([keys, held]).unique()) == 6000
+    noise = observed.values() - problem.truth_at(*observed.indices())
+    assert abs(noise.std().item() - 0.5) < 5 * 0.5 / math.sqrt(2 * 5000)  # five standard errors
+    with pytest.raises(ValueError, match="at most half"):
+        matrices.low_rank_entries(10, 10, 1, count=40, held_out=20)
