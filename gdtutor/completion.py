@@ -648,10 +648,14 @@ def _gradient_descent(
 
     With a loss other than squared there is no exact-fit test (the loss need not vanish).
 
+    A step that raises the objective (beyond the rounding of its sum) is taken again at half the
+    size, and the smaller step is kept: a fixed step is only safe for curvature the default does
+    not foresee (a logistic fit's log-odds can grow far beyond the data's :math:`\pm1`).
+
     Parameters
     ----------
     lr
-        The step. By default :math:`1/(4\hat\sigma_1)` with :math:`\hat\sigma_1` the largest
+        The first step. By default :math:`1/(4\hat\sigma_1)` with :math:`\hat\sigma_1` the largest
         singular value of :math:`P_\Omega Y` (the curvature of the data term is at most that of
         :math:`\|UV^\top\|` on the observed entries, :math:`\lesssim \sigma_1`), for losses of
         curvature at most 1 (squared, Huber, logistic). For ``"poisson"``, whose curvature is the
@@ -672,34 +676,42 @@ def _gradient_descent(
     fraction = _fraction(entries)
     scale = start_entries.values.norm().item()
     gradient_scale = scale * math.sqrt(sigma / fraction)
-    losses: list[float] = []
-    reason = None
-    steps = max_steps
-    for k in range(max_steps + 1):
+    # the rounding of a sum of |Ω| terms: a rise below this is noise, not an overshoot
+    noise = 10 * math.sqrt(entries.count) * torch.finfo(entries.values.dtype).eps
+
+    def evaluate(u: Tensor, v: Tensor) -> tuple[float, Tensor, Tensor]:
+        """The objective, the loss's derivative on Ω and the balancing gap at (u, v)."""
         fit, derivative = _data_term_and_derivative(loss, entries.predict(u, v), entries.values)
         gap = u.T @ u - v.T @ v
         value = fit + 0.5 * ridge * (u.square().sum() + v.square().sum())
-        losses.append((value + fraction * gap.square().sum() / 8).item())
-        if not math.isfinite(losses[-1]) or losses[-1] > 1e6 * max(losses[0], 1e-300):
-            raise ValueError(
-                f"gradient descent diverged at step {k} (objective {losses[-1]:.3g}): lr={step:.3g} "
-                "is too large for these data; pass a smaller lr."
-            )
+        return (value + fraction * gap.square().sum() / 8).item(), derivative, gap
+
+    value, derivative, gap = evaluate(u, v)
+    if not math.isfinite(value):
+        raise ValueError(f"the objective at the start is {value}: check the data and the loss.")
+    losses, evaluations, reason, steps = [value], 1, None, max_steps
+    for k in range(max_steps + 1):
         grad_u = entries.times(derivative, v) + ridge * u + 0.5 * fraction * u @ gap
         grad_v = entries.transpose_times(derivative, u) + ridge * v - 0.5 * fraction * v @ gap
         gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
-        reason = _exact_fit(losses[-1], tol, scale) if loss[1] is _squared else None
+        reason = _exact_fit(value, tol, scale) if loss[1] is _squared else None
         if reason is None and gradient <= tol * gradient_scale:
             reason = f"gradient below tol × ‖P_Ω Y‖√(σ₁/p) ({tol:.3g}): a stationary point"
-        if reason is not None:
+        if reason is not None or k == max_steps:
             steps = k
             break
-        if k == max_steps:
-            break
-        u, v = u - step * grad_u, v - step * grad_v
+        while True:  # a step that raises the objective is retaken at half the size
+            trial = (u - step * grad_u, v - step * grad_v)
+            trial_value, trial_derivative, trial_gap = evaluate(*trial)
+            evaluations += 1
+            if trial_value <= value + noise * abs(value):
+                break
+            step /= 2
+        (u, v), value, derivative, gap = trial, trial_value, trial_derivative, trial_gap
+        losses.append(value)
     return _result(
         entries, u, v, method="gd", losses=losses, steps=steps,
-        evaluations=steps + 1, reason=reason, max_steps=max_steps,
+        evaluations=evaluations, reason=reason, max_steps=max_steps,
     )  # fmt: skip
 
 

@@ -197,10 +197,29 @@ def test_bad_input_gets_a_clear_error(arguments, error, message):
         gdtutor.complete(**arguments)
 
 
-def test_a_step_too_large_is_reported():
-    _, data, mask = low_rank(30, 20, 2, 0.5, 0.0, seed=6)
-    with pytest.raises(ValueError, match=r"diverged at step .* pass a smaller lr"):
-        gdtutor.complete(data, 2, mask=mask, lr=10.0)
+def test_a_step_too_large_is_halved_until_it_descends():
+    # lr = 10 is about 100 times the stable step here: the first trials overshoot (to Inf), and
+    # each is retaken at half the size; the run then descends monotonically to the exact fit
+    truth, data, mask = low_rank(30, 20, 2, 0.5, 0.0, seed=6)
+    result = gdtutor.complete(data, 2, mask=mask, lr=10.0, tol=1e-12, max_steps=20_000)
+    assert result.converged and result.evaluations > result.steps + 1
+    assert bool((result.losses.diff() <= 0).all())
+    assert missing_error(result, truth, mask) < 1e-8
+
+
+def test_gradient_descent_converges_on_a_logistic_fit_whose_log_odds_outgrow_the_data():
+    # signs of a rank-3 matrix at noise scale 0.1: the fitted log-odds reach about ±10 while
+    # the data are ±1, so the default first step (sized by the data) may overshoot on the way
+    # (it does for some draws); overshooting steps are retaken at half the size, and the descent
+    # converges, monotonically
+    truth, _, mask = low_rank(200, 150, 3, 0.4, 0.0, seed=8)
+    generator = seeds.generator(8)
+    probability = torch.sigmoid(truth / 0.1)
+    draws = torch.rand(truth.shape, generator=generator, dtype=torch.float64)
+    signs = torch.where(draws < probability, 1.0, -1.0).double()
+    result = gdtutor.complete(signs, 3, mask=mask, loss="logistic", ridge=1.0, tol=1e-6)
+    assert result.converged
+    assert bool((result.losses.diff() <= 1e-10 * result.losses[0]).all())
 
 
 def test_options_are_owned_per_method():
