@@ -10,7 +10,7 @@ method minimises the same objective over :math:`U \in \mathbb R^{m\times r}`,
 where :math:`\Omega` is the set of observed entries, :math:`\lambda` is ``ridge`` and
 :math:`\ell` the ``loss``: by default the squared loss :math:`\tfrac12(\hat y - y)^2`, for which
 :math:`F` is :math:`\tfrac12\|P_\Omega(UV^\top - Y)\|_F^2` plus the ridge (``"soft-impute"``
-minimises its convex relative instead). LAPACK's SVD cannot start here: it needs every entry.
+minimises the same problem written with the nuclear norm). LAPACK's SVD cannot start here: it needs every entry.
 
 Any other loss only changes the derivative of :math:`\ell` that multiplies the factors in the
 gradient, which autograd supplies: ``"gd"`` and ``"optimizer"`` take every loss of
@@ -33,8 +33,8 @@ array, so a step costs :math:`O(|\Omega|\,r)` time and memory.
     Alternating least squares: with :math:`V` fixed, each row of :math:`U` is a small ridge
     regression on that row's observed entries, and vice versa. The classical reference.
 ``"soft-impute"``
-    The convex reference (Mazumder, Hastie and Tibshirani 2010): nuclear-norm regularised, one
-    SVD per step (here a full SVD of the filled-in :math:`m \times n` matrix: a reference for
+    Mazumder, Hastie and Tibshirani's (2010) proximal method for the nuclear norm, with the rank
+    capped at ``rank`` (so the same non-convex problem as the others), one SVD per step (here a full SVD of the filled-in :math:`m \times n` matrix: a reference for
     small problems).
 """
 
@@ -304,7 +304,8 @@ class CompletionResult:
     def completed(self) -> Tensor:
         r""":math:`UV^\top`, every entry filled in, computed on request (a dense ``m × n`` array).
 
-        For a large table, :meth:`predict` gives the entries you need.
+        For a large table, :meth:`~gdtutor.completion.CompletionResult.predict` gives the entries
+        you need.
         """
         return self.left @ self.right.T
 
@@ -796,7 +797,8 @@ def _alternating_least_squares(
     residuals :math:`e`, recomputed before each half-sweep: iteratively reweighted least squares,
     a majorise–minimise scheme (the weighted square :math:`\tfrac12 w e^2` plus a constant lies
     above the Huber loss and touches it at the current residual), so each half-sweep still
-    lowers :math:`F` (Holland and Welsch 1977). No other loss has such a step here.
+    lowers :math:`F` (IRLS for M-estimators: Holland and Welsch 1977). Other losses need their own
+    majorisers (a logistic loss has one from its curvature bound 1/4); none is implemented here.
 
     Parameters
     ----------
@@ -858,8 +860,11 @@ def _soft_impute(
 
     :math:`\mathcal S_\lambda` shrinks every singular value by :math:`\lambda` (``ridge``) and keeps
     the top ``rank``: proximal gradient on
-    :math:`\tfrac12\|P_\Omega(Z - Y)\|_F^2 + \lambda\|Z\|_*`, a convex problem. The factors
-    returned are :math:`U S^{1/2}` and :math:`V S^{1/2}`.
+    :math:`\tfrac12\|P_\Omega(Z - Y)\|_F^2 + \lambda\|Z\|_*` over matrices of rank at most
+    ``rank``. Since :math:`\|Z\|_*` is the least :math:`\tfrac12(\|U\|_F^2 + \|V\|_F^2)` over
+    :math:`UV^\top = Z`, that is the factored objective's problem. It is the convex nuclear-norm
+    problem only when the cap removes nothing (all shrunk values beyond ``rank`` are 0). The
+    factors returned are :math:`U S^{1/2}` and :math:`V S^{1/2}`.
 
     This implementation forms the filled-in :math:`m \times n` matrix and takes its full SVD at
     every step, a reference for small problems; the published method computes only the top
