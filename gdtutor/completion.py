@@ -677,7 +677,9 @@ def _gradient_descent(
     fraction = _fraction(entries)
     scale = start_entries.values.norm().item()
     gradient_scale = scale * math.sqrt(sigma / fraction)
-    # the rounding of a sum of |Ω| terms: a rise below this is noise, not an overshoot
+    # the rounding of the objective, a sum of |Ω| terms, each with the rounding of a prediction of
+    # the data's size: a rise below it is noise, not an overshoot (near an exact fit the second
+    # term, ‖residual‖ · u‖P_Ω Y‖, dominates)
     noise = 10 * math.sqrt(entries.count) * torch.finfo(entries.values.dtype).eps
 
     def evaluate(u: Tensor, v: Tensor) -> tuple[float, Tensor, Tensor]:
@@ -705,7 +707,7 @@ def _gradient_descent(
             trial = (u - step * grad_u, v - step * grad_v)
             trial_value, trial_derivative, trial_gap = evaluate(*trial)
             evaluations += 1
-            if trial_value <= value + noise * abs(value):
+            if trial_value <= value + noise * (abs(value) + scale * math.sqrt(2 * abs(value))):
                 break
             step /= 2
         (u, v), value, derivative, gap = trial, trial_value, trial_derivative, trial_gap
