@@ -25,8 +25,9 @@ array, so a step costs :math:`O(|\Omega|\,r)` time and memory.
 ``"gd"`` (default)
     Gradient descent on the factors, with the balancing term
     :math:`\tfrac p8\|U^\top U - V^\top V\|_F^2` (:math:`p` the observed fraction), which keeps
-    the two factors equally scaled (it vanishes at every minimiser of :math:`F`) and makes a fixed
-    step safe.
+    the two factors equally scaled (it vanishes at every minimiser of :math:`F` when
+    :math:`\lambda > 0`, and picks the balanced ones when :math:`\lambda = 0`), so that neither
+    factor's curvature dwarfs the other's.
 ``"optimizer"``
     Any :mod:`torch.optim` optimizer on the same objective, balancing term included.
 ``"als"``
@@ -116,9 +117,9 @@ r"""The losses :math:`\ell(\hat y, y)` ``complete`` takes by name.
 ``"huber"``
     :func:`~gdtutor.completion.huber` with :math:`\delta = 1`; ``loss=huber(delta)`` for another threshold.
 ``"absolute"``
-    :math:`|\hat y - y|`. Not differentiable at 0: with a fixed step, gradient descent ends
-    oscillating around a minimiser rather than converging; ``huber`` with a small
-    :math:`\delta` is its smooth relative.
+    :math:`|\hat y - y|`. Not differentiable at 0: near a minimiser its steps overshoot, each
+    rise halves gradient descent's step, and the run creeps to ``max_steps`` rather than meeting
+    its gradient test; ``huber`` with a small :math:`\delta` is its smooth relative.
 ``"logistic"``
     :math:`\log(1 + e^{-y\hat y})` for signs :math:`y = \pm1` (observations 0/1 are read as
     :math:`\mp1`): one-bit completion, :math:`\hat y` the log-odds of a +1.
@@ -275,13 +276,18 @@ class CompletionResult:
     method
         The method used.
     losses
-        ``losses[k]``: the objective :math:`F` at the ``k``-th iterate, float64.
+        ``losses[k]``: the objective at the ``k``-th iterate, float64: :math:`F` plus the
+        balancing term for ``"gd"`` and ``"optimizer"``, :math:`F` for ``"als"``, the
+        nuclear-norm objective for ``"soft-impute"``.
     steps
-        Iterations (sweeps for ``"als"``, SVDs for ``"soft-impute"``).
+        Iterations (sweeps for ``"als"``; for ``"soft-impute"``, its SVDs less one).
     evaluations
-        All the work, in passes over the observed entries: a residual
-        :math:`P_\Omega(UV^\top - Y)` with its products by :math:`U` and :math:`V` counts one,
-        an ALS sweep two (one per factor), a soft-impute step one plus its SVD.
+        The work, in passes over the observed entries, after the common spectral start (not
+        counted): a residual :math:`P_\Omega(UV^\top - Y)` with its products by :math:`U` and
+        :math:`V` counts one (each trial of ``"gd"``, halved ones included), an ALS sweep three
+        (a Gram-and-right-side pass per factor, and the objective its stopping rule reads), five
+        with IRLS (a reweighting pass before each half-sweep), a soft-impute step one plus its
+        SVD.
     converged
         Whether the stopping rule was met (not just the step budget exhausted).
     reason
@@ -377,8 +383,10 @@ def complete(
         :math:`\lambda \ge 0` in :math:`F`: shrinks the factors, which helps when the data are
         noisy or few. For ``"soft-impute"``, the weight of the nuclear norm.
     tol
-        Stop when an iteration lowers :math:`F` by less than ``tol`` times :math:`F` (a plateau),
-        or when the observed residual is below ``tol`` times :math:`\|P_\Omega Y\|_F`.
+        For ``"gd"``: stop when the gradient's norm is below ``tol`` times
+        :math:`\|P_\Omega Y\|_F\sqrt{\hat\sigma_1/p}`. For the other methods: when an iteration
+        lowers :math:`F` by less than ``tol`` times :math:`F` (a plateau). For all, with the
+        squared loss: when the observed residual is below ``tol`` times :math:`\|P_\Omega Y\|_F`.
     loss
         :math:`\ell`: a name from :data:`~gdtutor.completion.LOSSES` (``"squared"``, ``"huber"``, ``"absolute"``,
         ``"logistic"``, ``"poisson"``), :func:`~gdtutor.completion.huber` with another threshold, or any callable
@@ -602,6 +610,7 @@ def _result(
     evaluations: int,
     reason: str | None,
     max_steps: int,
+    stalled: str | None = None,
 ) -> CompletionResult:
     with torch.no_grad():
         misfit = entries.predict(u, v) - entries.values
@@ -613,7 +622,7 @@ def _result(
         steps=steps,
         evaluations=evaluations,
         converged=reason is not None,
-        reason=reason or f"reached max_steps={max_steps}",
+        reason=reason or stalled or f"reached max_steps={max_steps}",
         observed_rmse=misfit.square().mean().sqrt().item(),
     )
 
@@ -649,9 +658,13 @@ def _gradient_descent(
 
     With a loss other than squared there is no exact-fit test (the loss need not vanish).
 
-    A step that raises the objective (beyond the rounding of its sum) is taken again at half the
-    size, and the smaller step is kept: a fixed step is only safe for curvature the default does
-    not foresee (a logistic fit's log-odds can grow far beyond the data's :math:`\pm1`).
+    A trial step that raises the objective by more than its rounding,
+    :math:`10\sqrt{|\Omega|}\,u\,(\sum_\Omega|\ell| + \|P_\Omega Y\|_F\sqrt{2|F|})`, is
+    retaken at half the size, and the halved size is kept for all later steps (it never grows
+    back); any other step is accepted, with no sufficient-decrease (Armijo) test. The default
+    step assumes a curvature the fit may outgrow: a logistic fit's log-odds can grow far beyond the
+    data's :math:`\pm1`. After 60 halvings in one step, or at a non-finite gradient, it stops and
+    says so.
 
     Parameters
     ----------
@@ -682,39 +695,65 @@ def _gradient_descent(
     # term, ‖residual‖ · u‖P_Ω Y‖, dominates)
     noise = 10 * math.sqrt(entries.count) * torch.finfo(entries.values.dtype).eps
 
-    def evaluate(u: Tensor, v: Tensor) -> tuple[float, Tensor, Tensor]:
-        """The objective, the loss's derivative on Ω and the balancing gap at (u, v)."""
-        fit, derivative = _data_term_and_derivative(loss, entries.predict(u, v), entries.values)
+    def evaluate(u: Tensor, v: Tensor) -> tuple[float, Tensor, Tensor, float]:
+        """The objective, the loss's derivative on Ω, the balancing gap, and the rounding slack."""
+        prediction = entries.predict(u, v)
+        fit, derivative = _data_term_and_derivative(loss, prediction, entries.values)
         gap = u.T @ u - v.T @ v
         value = fit + 0.5 * ridge * (u.square().sum() + v.square().sum())
-        return (value + fraction * gap.square().sum() / 8).item(), derivative, gap
+        value = (value + fraction * gap.square().sum() / 8).item()
+        size = abs(value)  # Σ|ℓ| for a loss that can be negative (Poisson), where F may cross 0
+        if loss[1] is not _squared and math.isfinite(value):
+            size = max(size, loss[1](prediction, entries.values).abs().sum().item())
+        return value, derivative, gap, noise * (size + scale * math.sqrt(2 * abs(value)))
 
-    value, derivative, gap = evaluate(u, v)
+    value, derivative, gap, slack = evaluate(u, v)
     if not math.isfinite(value):
         raise ValueError(f"the objective at the start is {value}: check the data and the loss.")
     losses, evaluations, reason, steps = [value], 1, None, max_steps
+    stalled = None
     for k in range(max_steps + 1):
         grad_u = entries.times(derivative, v) + ridge * u + 0.5 * fraction * u @ gap
         grad_v = entries.transpose_times(derivative, u) + ridge * v - 0.5 * fraction * v @ gap
         gradient = math.sqrt(grad_u.square().sum().item() + grad_v.square().sum().item())
+        if not math.isfinite(gradient):
+            raise ValueError(
+                f"the gradient at step {k} is not finite: loss {loss[0]}'s derivative is NaN or "
+                "infinite at the current predictions (e.g. a square root or log at 0)."
+            )
         reason = _exact_fit(value, tol, scale) if loss[1] is _squared else None
         if reason is None and gradient <= tol * gradient_scale:
             reason = f"gradient below tol × ‖P_Ω Y‖√(σ₁/p) ({tol:.3g}): a stationary point"
         if reason is not None or k == max_steps:
             steps = k
             break
-        while True:  # a step that raises the objective is retaken at half the size
+        for _ in range(60):  # a step that raises the objective is retaken at half the size
             trial = (u - step * grad_u, v - step * grad_v)
-            trial_value, trial_derivative, trial_gap = evaluate(*trial)
+            trial_value, trial_derivative, trial_gap, trial_slack = evaluate(*trial)
             evaluations += 1
-            if trial_value <= value + noise * (abs(value) + scale * math.sqrt(2 * abs(value))):
+            if trial_value <= value + slack:
                 break
             step /= 2
-        (u, v), value, derivative, gap = trial, trial_value, trial_derivative, trial_gap
+        else:
+            stalled, steps = (
+                (
+                    f"stalled at step {k}: 60 halvings of the step did not lower the objective "
+                    "(a kink in the loss, a derivative that does not descend, or the rounding floor)"
+                ),
+                k,
+            )
+            break
+        (u, v), value, derivative, gap, slack = (
+            trial,
+            trial_value,
+            trial_derivative,
+            trial_gap,
+            trial_slack,
+        )
         losses.append(value)
     return _result(
         entries, u, v, method="gd", losses=losses, steps=steps,
-        evaluations=evaluations, reason=reason, max_steps=max_steps,
+        evaluations=evaluations, reason=reason, max_steps=max_steps, stalled=stalled,
     )  # fmt: skip
 
 
@@ -845,7 +884,7 @@ def _alternating_least_squares(
             break
     return _result(
         entries, u, v, method="als", losses=losses, steps=steps,
-        evaluations=(4 if reweighted else 2) * steps, reason=reason, max_steps=max_steps,
+        evaluations=(5 if reweighted else 3) * steps, reason=reason, max_steps=max_steps,
     )  # fmt: skip
 
 

@@ -514,3 +514,33 @@ def test_low_rank_entries_draws_distinct_observed_and_held_out_entries():
     assert abs(noise.std().item() - 0.5) < 5 * 0.5 / math.sqrt(2 * 5000)  # five standard errors
     with pytest.raises(ValueError, match="at most half"):
         matrices.low_rank_entries(10, 10, 1, count=40, held_out=20)
+
+
+def test_a_loss_with_a_non_finite_derivative_is_reported_not_looped_on():
+    # √(e²) has derivative 0/0 at e = 0, where the empty-looking middle row's predictions start
+    y = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [2.0, 4.0, 7.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="not finite"):
+        gdtutor.complete(y, 1, loss=lambda p, o: (p - o).square().sqrt(), max_steps=50)
+
+
+class _Uphill(torch.autograd.Function):
+    """e² whose backward points uphill, 1e40 times too steep: no step size lowers it."""
+
+    @staticmethod
+    def forward(ctx, e):
+        ctx.save_for_backward(e)
+        return e.square()
+
+    @staticmethod
+    def backward(ctx, g):
+        (e,) = ctx.saved_tensors
+        return -1e40 * g * e
+
+
+def test_a_step_no_halving_rescues_stops_and_says_so():
+    torch.manual_seed(0)
+    y = torch.randn(6, 2, dtype=torch.float64) @ torch.randn(2, 5, dtype=torch.float64)
+    result = gdtutor.complete(y, 2, loss=lambda p, o: _Uphill.apply(p - o), max_steps=50)
+    assert not result.converged
+    assert result.reason.startswith("stalled at step 0: 60 halvings")
+    assert (result.steps, result.evaluations) == (0, 61)  # the start and 60 trials, no more
