@@ -13,6 +13,8 @@ The package holds every algorithm, metric, test matrix and figure the tutorials 
 - :mod:`gdtutor.derivatives`: autograd checked against finite differences (Part 1);
 - :mod:`gdtutor.matrices`: seeded test matrices;
 - :mod:`gdtutor.metrics`: error measures;
+- :mod:`gdtutor.operators`: matrices known by their products (sparse tensors,
+  :class:`~gdtutor.operators.LinearOperator`), for :func:`gdtutor.svd`;
 - :mod:`gdtutor.plotting`: the tutorials' figures;
 - :mod:`gdtutor.claims`: the claims a page checks, collected into the book's ledger;
 - :mod:`gdtutor.seeds`: seeds that ``GDTUTOR_SEED_SHIFT`` shifts.
@@ -27,6 +29,7 @@ from gdtutor import (
     inversion,
     matrices,
     metrics,
+    operators,
     plotting,
     report,
     seeds,
@@ -36,12 +39,14 @@ from gdtutor.completion import CompletionResult, complete
 from gdtutor.decomposition import SVDResult, svd
 from gdtutor.descent import DescentResult, DivergenceError, descend
 from gdtutor.inversion import InverseResult, SingularMatrixError, inverse
+from gdtutor.operators import LinearOperator
 
 __all__ = [
     "CompletionResult",
     "DescentResult",
     "DivergenceError",
     "InverseResult",
+    "LinearOperator",
     "SVDResult",
     "SingularMatrixError",
     "claims",
@@ -55,6 +60,7 @@ __all__ = [
     "inversion",
     "matrices",
     "metrics",
+    "operators",
     "plotting",
     "report",
     "seeds",

@@ -31,13 +31,17 @@ residual of the triplets, :func:`~gdtutor.metrics.svd_relative_residual`.
 ``"2020-adam"``
     The same loss with :class:`torch.optim.Adam` (lr 1e-3, weight decay 1e-5), as in the 2020 addendum.
 
+``"lobpcg"`` and ``"orthogonal-iteration"`` also take a matrix known only by its products: a
+sparse tensor or a :class:`~gdtutor.operators.LinearOperator` (:mod:`gdtutor.operators`).
+
 For all the triplets of a dense matrix in memory, :func:`torch.linalg.svd` is faster. For the top
-:math:`k`, Part 3 measures LOBPCG against :func:`torch.svd_lowrank` and :func:`torch.lobpcg` at
-equal accuracy.
+:math:`k`, Part 3 measures LOBPCG against :func:`torch.svd_lowrank`, :func:`torch.lobpcg` and
+ARPACK (:func:`scipy.sparse.linalg.svds`) at equal accuracy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -48,7 +52,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from gdtutor import seeds
+from gdtutor import operators, seeds
 from gdtutor._methods import MethodTable
 from gdtutor._tensors import identity_like
 from gdtutor._validation import as_float_tensor
@@ -65,6 +69,7 @@ _PAIR_SWEEPS = 4  # closing sweeps of exact rotations on neighbouring pairs (see
 _ESTIMATE_ITERATIONS = 20  # power iterations of largest_singular_value_estimate
 # The 2020 penalty's products of A's size per evaluation: U S Vᵀ, UᵀU, VVᵀ; its gradient four more.
 _PENALTY_PRODUCTS, _PENALTY_GRADIENT_PRODUCTS = 3, 4
+_MATRIX_FREE = ("lobpcg", "orthogonal-iteration")  # the methods that only multiply by A and Aᵀ
 _ADAM_LR, _ADAM_BETAS, _ADAM_EPS = 1e-3, (0.9, 0.999), 1e-8  # the addendum's Adam, torch's defaults
 
 
@@ -94,8 +99,9 @@ class SVDResult:
         the 2020 schemes, which never multiply by :math:`A`, products of the same size): warm
         start, power iterations, loss-and-gradient evaluations, ``tol`` checks, closing sweeps,
         Rayleigh–Ritz steps, and two for the final :attr:`residual`. A block has ``k`` columns,
-        except in LOBPCG, whose blocks have its block size ``k + guard`` (its products with
-        :math:`[X, R, P]`, up to three blocks wide, count as as many blocks).
+        except in LOBPCG, whose blocks have its block size ``k + guard`` (a product with a wider
+        basis counts as as many blocks as it is wide). For a :class:`~gdtutor.operators.LinearOperator`,
+        two more: the adjoint test.
     converged
         Whether every matrix met the stopping rule (not just the step budget exhausted).
     reason
@@ -287,9 +293,14 @@ def svd(
     a
         A float tensor or array-like of shape ``(..., m, n)``, any m and n. Dtype and device are
         kept (integers become float64). Input that requires grad is accepted; the methods compute
-        on its values and the result carries no gradient.
+        on its values and the result carries no gradient. Or, for ``"lobpcg"`` and
+        ``"orthogonal-iteration"``, which only multiply by :math:`A` and :math:`A^\top`, a matrix
+        given by its products (:mod:`gdtutor.operators`): a 2-D torch sparse tensor (COO or CSR)
+        or a :class:`~gdtutor.operators.LinearOperator`; neither :math:`A^\top A` nor a dense :math:`A` is
+        ever formed.
     k
-        How many singular triplets: ``None`` for all ``min(m, n)`` of the thin SVD.
+        How many singular triplets: ``None`` for all ``min(m, n)`` of the thin SVD (dense
+        input only).
     method
         ``"lobpcg"`` (default), ``"brockett"``, ``"orthogonal-iteration"``, ``"2020"`` or
         ``"2020-adam"``; see :mod:`gdtutor.decomposition`.
@@ -316,7 +327,9 @@ def svd(
     ------
     ValueError
         NaN/Inf or empty input; ``k`` out of range; ``k`` with a 2020 scheme; an unknown method;
-        a ``tol`` that is not positive.
+        a ``tol`` that is not positive; sparse or operator input with ``k=None`` or with a
+        method that needs the entries; an operator whose products are wrong
+        (:func:`gdtutor.operators.as_products`).
     TypeError
         An option the method does not take; boolean, complex or half-precision input.
     gdtutor.descent.DivergenceError
@@ -331,13 +344,32 @@ def svd(
     True
     """
     solve = METHODS.resolve(method, options)
-    a = as_float_tensor(a)
-    m, n = a.shape[-2:]
-    if k is not None and not (isinstance(k, int) and 1 <= k <= min(m, n)):
-        raise ValueError(f"k must be an integer from 1 to min(m, n) = {min(m, n)}; got {k!r}.")
     if tol is not None and not (isinstance(tol, int | float) and 0 < tol < math.inf):
         raise ValueError(f"tol must be a positive number; got {tol!r}.")
-    return solve(a, k, tol=tol, **options)
+    if not operators.is_products(a):
+        a = as_float_tensor(a)
+        m, n = a.shape[-2:]
+        _check_k(k, m, n)
+        return solve(a, k, tol=tol, **options)
+    if method not in _MATRIX_FREE:
+        raise ValueError(
+            f"method {method!r} needs A's entries; for a sparse A or a LinearOperator, which are "
+            f"only multiplied, use one of {_MATRIX_FREE}."
+        )
+    if k is None:
+        raise ValueError(
+            "k is required for a sparse A or a LinearOperator: all min(m, n) triplets form dense "
+            "factors; for those, use torch.linalg.svd on the dense matrix."
+        )
+    products, checks = operators.as_products(a)
+    _check_k(k, *products.shape)
+    result = solve(products, k, tol=tol, **options)
+    return dataclasses.replace(result, evaluations=result.evaluations + checks)
+
+
+def _check_k(k: int | None, m: int, n: int) -> None:
+    if k is not None and not (isinstance(k, int) and 1 <= k <= min(m, n)):
+        raise ValueError(f"k must be an integer from 1 to min(m, n) = {min(m, n)}; got {k!r}.")
 
 
 def _result(
@@ -589,6 +621,15 @@ class _ResidualStopping:
         self.milestone = self.best.clone()
         self.since = torch.zeros(batch, dtype=torch.long)
         self.best_state: tuple[Tensor, ...] = ()
+        self.done = torch.zeros(batch, dtype=torch.bool)
+
+    def would_stop(self, each: Tensor, at_floor: Tensor) -> Tensor:
+        """Who :meth:`update` with these values would newly declare done; changes nothing."""
+        best = torch.minimum(self.best, each)
+        if self.tol is not None:
+            return (best <= self.tol) & ~self.done
+        since = torch.where(each < 0.5 * self.milestone, 0, self.since + 1)
+        return (at_floor | ((best <= math.sqrt(self.eps)) & (since >= 20))) & ~self.done
 
     def update(self, each: Tensor, at_floor: Tensor, state: tuple[Tensor, ...]) -> Tensor:
         """Record this iterate (``each``: the largest residual per matrix); return who is done."""
@@ -602,8 +643,10 @@ class _ResidualStopping:
         self.milestone = torch.where(halved, each, self.milestone)
         self.since = torch.where(halved, torch.zeros_like(self.since), self.since + 1)
         if self.tol is not None:
-            return self.best <= self.tol
-        return at_floor | ((self.best <= math.sqrt(self.eps)) & (self.since >= 20))
+            self.done = self.best <= self.tol
+        else:
+            self.done = at_floor | ((self.best <= math.sqrt(self.eps)) & (self.since >= 20))
+        return self.done
 
     def result(
         self,
@@ -682,16 +725,21 @@ def _lobpcg(
     for wide :math:`A`) whose step and momentum are the best possible at every iteration: the
     next block is the top Ritz block of the span of :math:`[X, R, P]`, the current block, its
     residual :math:`R = BX - X\Theta` (the gradient) and the previous direction, found by a small
-    symmetric eigenproblem. The directions :math:`[R, P]` are orthonormalised against :math:`X`
-    and among themselves twice (directions that rounding made dependent are dropped), which keeps
-    the method stable. Working on :math:`B` squares the condition number, so the values and
+    symmetric eigenproblem. Working on :math:`B` squares the condition number, so the values and
     vectors are finally read off :math:`A` itself: :math:`AX = QH` (QR), then the SVD of the
     small :math:`H`.
 
-    Each iteration multiplies the whole basis :math:`[X, R, P]` by :math:`B` afresh, in one
-    product with :math:`A` and one with :math:`A^\top` on up to three blocks (counted as that
-    many products in ``evaluations``): images carried through the Ritz steps instead would drift
-    by rounding and stall the residual unseen.
+    An iteration costs one product with :math:`A` and one with :math:`A^\top`, on the new
+    directions :math:`R` only (Knyazev's textbook cost). The images :math:`BX` and :math:`BP`
+    are carried through the Ritz coefficients, which are orthonormal and so do not amplify
+    rounding: :math:`[X, P]` is kept orthonormal by choosing :math:`P` as the step's part
+    outside span(:math:`X`), made orthonormal to the new :math:`X` in the small coefficient
+    space (Duersch, Shao, Yang & Gu 2018; Hetmaniuk & Lehoucq 2006). :math:`R` is
+    orthonormalised against :math:`[X, P]` and within itself twice (SVQB; directions that
+    rounding made dependent are dropped). Carried images drift by rounding; before the run
+    stops on a residual computed from them, :math:`BX` is multiplied afresh, and if it had
+    drifted beyond the rounding floor, every image is multiplied afresh at every iteration
+    from then on (three blocks, as in the robust form).
 
     The residual of the first ``k`` Ritz triplets is tracked in the sense of
     :func:`~gdtutor.metrics.svd_relative_residual`: with :math:`u_i = Av_i/\sigma_i` it is
@@ -746,19 +794,38 @@ def _lobpcg(
         products += 2 * math.ceil(v.shape[-1] / size)
         return g.mT @ (g @ v)
 
-    x, bx, theta, _ = _rayleigh_ritz(x, gram(x), size)
-    p = None
+    bx = gram(x)
+    theta, ritz = _rayleigh_ritz(x, bx, size)
+    x, bx = x @ ritz, bx @ ritz
+    p = bp = None  # the previous direction and its image, orthonormal to x and carried
     history: list[float] = []
     stopping = _ResidualStopping(a.shape[:-2], tol, a.dtype)
-    steps = max_steps
+    steps, carried, explicit = max_steps, False, False
     for step in range(max_steps + 1):
-        r = bx - x * theta.unsqueeze(-2)
-        residual_norms = torch.linalg.vector_norm(r, dim=-2)
         sigma = theta.clamp_min(0).sqrt()
         top = sigma[..., :1].clamp_min(tiny)
+        floor = 10 * size * eps * top.square()
+        r = bx - x * theta.unsqueeze(-2)
+        residual_norms = torch.linalg.vector_norm(r, dim=-2)
         # ‖A v - σ u‖ = 0 for u = A v / σ, and ‖Aᵀu - σ v‖ = ‖R_i‖ / σ_i, over σ_1
         triplets = residual_norms / (torch.maximum(sigma, top * math.sqrt(eps)) * top)
-        at_floor = residual_norms <= 10 * size * eps * top.square()
+        if carried:
+            # The images BX and BP were carried through the Ritz coefficients, not multiplied.
+            # Where this residual would stop the run, multiply afresh; if the images had drifted
+            # beyond the rounding floor, multiply afresh at every iteration from then on.
+            each = triplets[..., :k].amax(dim=-1)
+            stopping_now = stopping.would_stop(each, (residual_norms <= floor)[..., :k].all(dim=-1))
+            if explicit or bool(stopping_now.any()):
+                fresh = gram(x)
+                drift = torch.linalg.vector_norm(fresh - bx, dim=-2) / top.square()
+                explicit = explicit or bool((drift > 10 * size * eps).any())
+                if p is not None and explicit:
+                    bp = gram(p)
+                bx, carried = fresh, False
+                r = bx - x * theta.unsqueeze(-2)
+                residual_norms = torch.linalg.vector_norm(r, dim=-2)
+                triplets = residual_norms / (torch.maximum(sigma, top * math.sqrt(eps)) * top)
+        at_floor = residual_norms <= floor
         each = triplets[..., :k].amax(dim=-1)
         done = stopping.update(each, at_floor[..., :k].all(dim=-1), (x,))
         history.append(each.max().item())
@@ -778,19 +845,32 @@ def _lobpcg(
         locked = at_floor | (triplets <= 0.1 * tol if tol is not None else at_floor)
         active = (~locked & ~done.unsqueeze(-1)).unsqueeze(-2)
         keep = active.reshape(-1, size).any(dim=0)
-        directions = [torch.where(active, r, torch.zeros_like(r))[..., keep]]
-        if p is not None:
-            directions.append(torch.where(active, p, torch.zeros_like(p))[..., keep])
-        search = torch.cat(directions, dim=-1)
-        # Orthonormal and orthogonal to X. Once nearly converged, R and P are nearly dependent
-        # and one pass amplifies rounding by 1/√λ of the directions kept; a second pass restores
-        # orthogonality to working precision ("twice is enough").
+        search = torch.where(active, r, torch.zeros_like(r))[..., keep]
+        # The gradient, orthonormal to [X, P] and within itself. Once nearly converged it is
+        # nearly in their span, and one pass amplifies rounding by 1/√λ of the directions kept;
+        # a second pass restores orthogonality to working precision ("twice is enough").
+        known = x if p is None else torch.cat([x, p], dim=-1)
         for _ in range(2):
-            search = search - x @ (x.mT @ search)
+            search = search - known @ (known.mT @ search)
             search = search @ _orthonormalizer(search)
-        basis = torch.cat([x, search], dim=-1)
-        x, bx, theta, ritz = _rayleigh_ritz(basis, gram(basis), size)
-        p = search @ ritz[..., size:, :]  # the new direction: the step's part outside span(X)
+        basis = torch.cat([known, search], dim=-1)
+        images = torch.cat([bx, gram(search)] if p is None else [bx, bp, gram(search)], dim=-1)
+        theta, ritz = _rayleigh_ritz(basis, images, size)
+        # The new direction: the step's part outside span(X), made orthonormal to the new X in
+        # the small coefficient space, so that [X, P] stays orthonormal with no product.
+        step_part = torch.cat([torch.zeros_like(ritz[..., :size, :]), ritz[..., size:, :]], dim=-2)
+        for _ in range(2):  # twice, as for the gradient: the step's part may be small
+            step_part = step_part - ritz @ (ritz.mT @ step_part)
+            step_part = step_part @ _orthonormalizer(step_part)
+        coefficients = torch.cat([ritz, step_part], dim=-1)
+        new, new_images = basis @ coefficients, images @ coefficients
+        x, p, bx, bp = (
+            new[..., :size],
+            new[..., size:],
+            new_images[..., :size],
+            new_images[..., size:],
+        )
+        carried = True
     # each matrix's iterate with the smallest residual, made orthonormal to working precision
     # (the Ritz steps lose a few units of rounding in orthogonality each)
     x = torch.linalg.qr(stopping.best_state[0]).Q
@@ -911,18 +991,14 @@ def _orthonormalizer(basis: Tensor) -> Tensor:
     return inverse_norms.unsqueeze(-1) * vectors * inverse_roots.unsqueeze(-2)
 
 
-def _rayleigh_ritz(
-    basis: Tensor, images: Tensor, size: int
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _rayleigh_ritz(basis: Tensor, images: Tensor, size: int) -> tuple[Tensor, Tensor]:
     """The top ``size`` Ritz pairs of B on span(``basis``) (orthonormal), given ``images`` = B·basis.
 
-    Returns the Ritz vectors, their images, the Ritz values (descending) and the Ritz vectors'
-    coefficients in ``basis``.
+    Returns the Ritz values (descending) and the Ritz vectors' coefficients in ``basis``.
     """
     projected = basis.mT @ images
     values, vectors = torch.linalg.eigh(0.5 * (projected + projected.mT))
-    top = vectors[..., -size:].flip(-1)
-    return basis @ top, images @ top, values[..., -size:].flip(-1), top
+    return values[..., -size:].flip(-1), vectors[..., -size:].flip(-1)
 
 
 def penalty_loss_2020(a: Tensor, u: Tensor, d: Tensor, v: Tensor) -> Tensor:
