@@ -715,6 +715,7 @@ def _lobpcg(
     tol: float | None,
     max_steps: int = 500,
     guard: int | None = None,
+    form_gram: bool = False,
     seed: int = SEED_2020,
     start: object | None = None,
     callback: Callback | None = None,
@@ -759,6 +760,15 @@ def _lobpcg(
         Extra vectors in the block beyond ``k`` (by default :math:`\max(4, k/2)`): convergence of
         the :math:`k`-th pair then depends on :math:`\sigma_{b+1}/\sigma_k` for the block size
         :math:`b`, not on the gap right after :math:`\sigma_k`.
+    form_gram
+        Form :math:`B = A^\top A` (:math:`q \times q`, :math:`q = \min(m, n)`) once, for dense
+        :math:`A` only, and multiply by it instead of by :math:`A` and :math:`A^\top`: as
+        :func:`torch.lobpcg` is used on a formed :math:`A^\top A`. Forming costs as much as
+        multiplying :math:`A` by :math:`q` vectors, so it pays when the iterations would multiply
+        :math:`A` and :math:`A^\top` by more than :math:`q` vectors in all (a tall matrix, a flat
+        spectrum). ``evaluations`` counts the forming as :math:`\lceil q/b\rceil` products and a
+        product with :math:`B` as one (it costs at most one with :math:`A`). The final
+        Rayleigh–Ritz step still uses :math:`A` itself.
     seed
         Seed of the random start (and of the columns ``start`` does not fill).
     start
@@ -789,9 +799,22 @@ def _lobpcg(
         block = torch.cat([given, block[..., given.shape[-1] :]], dim=-1)
     x = orthonormal_factor(block)
 
+    formed = None
+    if form_gram:
+        if not isinstance(g, Tensor):
+            raise ValueError(
+                "form_gram=True needs a dense A; the Gram matrix of a sparse A or an operator "
+                "would be dense (or fill in). Leave it False."
+            )
+        formed, products = g.mT @ g, products + math.ceil(q / size)  # Aᵀ times A's q columns
+
     def gram(v: Tensor) -> Tensor:  # counted in products with blocks of the block size
         nonlocal products
-        products += 2 * math.ceil(v.shape[-1] / size)
+        blocks = math.ceil(v.shape[-1] / size)
+        if formed is not None:
+            products += blocks
+            return formed @ v
+        products += 2 * blocks
         return g.mT @ (g @ v)
 
     bx = gram(x)

@@ -729,3 +729,17 @@ def test_lobpcg_multiplies_afresh_once_carried_images_drift():
     per_iteration = [later - earlier for earlier, later in itertools.pairwise(work)]
     assert per_iteration[0] == 2 and per_iteration[-1] == 6  # BR; then B[X, P] afresh as well
     assert set(per_iteration) <= {2, 6}
+
+
+def test_lobpcg_on_a_formed_gram_matrix():
+    # Gaussian 2000×500, top 10: the same answer from B = AᵀA formed once (the final
+    # Rayleigh–Ritz step on A itself keeps the floor), counted as ⌈500/15⌉ products to form it
+    # and one per product with B
+    a = torch.randn(2000, 500, dtype=torch.float64, generator=seeds.generator(1))
+    result = gdtutor.svd(a, 10, form_gram=True)
+    assert result.converged
+    check_against_torch(a, result)
+    assert (result.residual < rounding_floor(a.shape, torch.float64)).all()
+    assert result.evaluations <= math.ceil(500 / 15) + 1 + result.steps + 2 + 3
+    with pytest.raises(ValueError, match="needs a dense A"):
+        gdtutor.svd(a.to_sparse(), 10, form_gram=True)
