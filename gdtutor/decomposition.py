@@ -361,9 +361,10 @@ def svd(
             "k is required for a sparse A or a LinearOperator: all min(m, n) triplets form dense "
             "factors; for those, use torch.linalg.svd on the dense matrix."
         )
-    products, checks = operators.as_products(a)
-    _check_k(k, *products.shape)
-    result = solve(products, k, tol=tol, **options)
+    with torch.no_grad():  # an operator's functions may close over tensors that require grad
+        products, checks = operators.as_products(a)
+        _check_k(k, *products.shape)
+        result = solve(products, k, tol=tol, **options)
     return dataclasses.replace(result, evaluations=result.evaluations + checks)
 
 
@@ -735,11 +736,14 @@ def _lobpcg(
     are carried through the Ritz coefficients, which are orthonormal and so do not amplify
     rounding: :math:`[X, P]` is kept orthonormal by choosing :math:`P` as the step's part
     outside span(:math:`X`), made orthonormal to the new :math:`X` in the small coefficient
-    space (Duersch, Shao, Yang & Gu 2018; Hetmaniuk & Lehoucq 2006). :math:`R` is
+    space (Duersch, Shao, Yang & Gu 2018; Hetmaniuk & Lehoucq 2006), with the coefficients on
+    dropped (zero) directions cleared first; its orthonormality is measured every iteration
+    (:math:`O(qb^2)`, no product) and, past :math:`10\,b\,u`, restored with fresh images. :math:`R` is
     orthonormalised against :math:`[X, P]` and within itself twice (SVQB; directions that
     rounding made dependent are dropped). Carried images drift by rounding; before the run
     stops on a residual computed from them, :math:`BX` is multiplied afresh, and if it had
-    drifted beyond the rounding floor, every image is multiplied afresh at every iteration
+    drifted beyond a fresh product's own rounding (:math:`10(b + \sqrt{p})\,u\,\sigma_1^2`
+    per column, :math:`p` rows), every image is multiplied afresh at every iteration
     from then on (three blocks, as in the robust form).
 
     The residual of the first ``k`` Ritz triplets is tracked in the sense of
@@ -783,6 +787,10 @@ def _lobpcg(
     """
     if max_steps < 0:
         raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
+    if guard is not None and not (
+        isinstance(guard, int) and not isinstance(guard, bool) and guard >= 0
+    ):
+        raise ValueError(f"guard must be a non-negative integer (extra vectors); got {guard!r}.")
     m, n = a.shape[-2:]
     g = a if m >= n else a.mT  # B = gᵀg is the smaller Gram matrix
     q = g.shape[-1]
@@ -841,7 +849,10 @@ def _lobpcg(
             if explicit or bool(stopping_now.any()):
                 fresh = gram(x)
                 drift = torch.linalg.vector_norm(fresh - bx, dim=-2) / top.square()
-                explicit = explicit or bool((drift > 10 * size * eps).any())
+                # a fresh product's own rounding grows like √(rows)·u·σ₁²
+                explicit = explicit or bool(
+                    (drift > 10 * (size + math.sqrt(g.shape[-2])) * eps).any()
+                )
                 if p is not None and explicit:
                     bp = gram(p)
                 bx, carried = fresh, False
@@ -868,6 +879,9 @@ def _lobpcg(
         locked = at_floor | (triplets <= 0.1 * tol if tol is not None else at_floor)
         active = (~locked & ~done.unsqueeze(-1)).unsqueeze(-2)
         keep = active.reshape(-1, size).any(dim=0)
+        if not bool(keep.any()):  # every pair locked at its floor or within tol: nothing to search
+            steps, finished = step, True
+            break
         search = torch.where(active, r, torch.zeros_like(r))[..., keep]
         # The gradient, orthonormal to [X, P] and within itself. Once nearly converged it is
         # nearly in their span, and one pass amplifies rounding by 1/√λ of the directions kept;
@@ -881,7 +895,11 @@ def _lobpcg(
         theta, ritz = _rayleigh_ritz(basis, images, size)
         # The new direction: the step's part outside span(X), made orthonormal to the new X in
         # the small coefficient space, so that [X, P] stays orthonormal with no product.
+        # Rows of dead basis columns (dropped directions) are zeroed first: rounding-level
+        # coefficients on them, amplified by the normalisation, would break [X, P]'s orthonormality.
+        live = torch.linalg.vector_norm(basis, dim=-2, keepdim=True).mT > 0.5
         step_part = torch.cat([torch.zeros_like(ritz[..., :size, :]), ritz[..., size:, :]], dim=-2)
+        step_part = torch.where(live, step_part, torch.zeros_like(step_part))
         for _ in range(2):  # twice, as for the gradient: the step's part may be small
             step_part = step_part - ritz @ (ritz.mT @ step_part)
             step_part = step_part @ _orthonormalizer(step_part)
@@ -894,6 +912,18 @@ def _lobpcg(
             new_images[..., size:],
         )
         carried = True
+        # Orthonormality of [X, P], measured (O(q b²), no product): past 10·b·u, restore it and
+        # multiply both afresh (Duersch et al.).
+        known = torch.cat([x, p], dim=-1)
+        alive = torch.linalg.vector_norm(known, dim=-2) > 0.5
+        pairs = alive.unsqueeze(-1) & alive.unsqueeze(-2)
+        loss = torch.where(pairs, known.mT @ known - identity_like(known.mT @ known), 0.0)
+        if loss.abs().amax() > 10 * size * eps:
+            x = torch.linalg.qr(x).Q
+            for _ in range(2):
+                p = p - x @ (x.mT @ p)
+                p = p @ _orthonormalizer(p)
+            bx, bp, carried = gram(x), gram(p), False
     # each matrix's iterate with the smallest residual, made orthonormal to working precision
     # (the Ritz steps lose a few units of rounding in orthogonality each)
     x = torch.linalg.qr(stopping.best_state[0]).Q

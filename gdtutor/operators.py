@@ -109,6 +109,11 @@ class Products:
                 f"{self.name} @ V for V of shape {tuple(block.shape)} must be a tensor of shape "
                 f"{expected}; got {got}. Check the operator's shape and its product functions."
             )
+        if product.device != self.device:
+            raise ValueError(
+                f"{self.name} @ V returned a tensor on {product.device}, not the operator's "
+                f"{self.device}."
+            )
         if product.dtype != self.dtype:
             raise TypeError(
                 f"{self.name} @ V returned dtype {product.dtype}, not the operator's {self.dtype}."

@@ -743,3 +743,65 @@ def test_lobpcg_on_a_formed_gram_matrix():
     assert result.evaluations <= math.ceil(500 / 15) + 1 + result.steps + 2 + 3
     with pytest.raises(ValueError, match="needs a dense A"):
         gdtutor.svd(a.to_sparse(), 10, form_gram=True)
+
+
+def test_lobpcg_keeps_x_and_p_orthonormal_on_a_tight_cluster():
+    # 30 values 1e-5 apart at the top, float32, tol 1e-5: with P's coefficients on dropped
+    # directions not zeroed, [X, P] lost orthogonality (to 0.2) and the run stalled for 3000 steps
+    generator = seeds.generator(0)
+    spectrum = (
+        torch.cat(
+            [
+                1 - 1e-5 * torch.arange(30, dtype=torch.float64),
+                0.9 * torch.rand(170, generator=generator, dtype=torch.float64),
+            ]
+        )
+        .sort(descending=True)
+        .values
+    )
+    a = matrices.with_singular_values(spectrum, shape=(300, 200), seed=1).float()
+    result = gdtutor.svd(a, 10, tol=1e-5, max_steps=1000)
+    assert result.converged and (result.residual <= 1e-5).all() and result.steps < 1000
+
+
+@pytest.mark.parametrize(
+    "a, k, tol",
+    [
+        (
+            torch.randn(100, 40, dtype=torch.float64, generator=seeds.generator(13)),
+            10,
+            1e-15,
+        ),  # below the floor
+        (torch.zeros(30, 20, dtype=torch.float64), 3, 1e-8),
+        (
+            matrices.with_singular_values(
+                torch.tensor([3.0, 2, 1, 0.5, 0.2] + [0.0] * 35, dtype=torch.float64),
+                shape=(50, 40),
+                seed=2,
+            ),
+            7,
+            1e-8,
+        ),
+    ],
+)
+def test_lobpcg_with_every_pair_locked_returns_what_it_has(a, k, tol):
+    # once every pair is at its floor or within tol there is nothing left to search: the run ends
+    # and reports the residual of what it returns against tol (it used to raise an IndexError)
+    result = gdtutor.svd(a, k, tol=tol)
+    assert result.converged == bool((result.residual <= tol).all())
+    assert metrics.singular_value_error(result.S, torch.linalg.svdvals(a)[:k]) < rounding_floor(
+        a.shape, torch.float64
+    )
+
+
+def test_lobpcg_options_and_operator_gradients():
+    a = torch.randn(30, 20, dtype=torch.float64, generator=seeds.generator(14))
+    for guard in (-1, 0.5, True):
+        with pytest.raises(ValueError, match="guard must be a non-negative integer"):
+            gdtutor.svd(a, 3, guard=guard)
+    weights = a.clone().requires_grad_()
+    operator = gdtutor.LinearOperator(
+        (30, 20), matmul=lambda v: weights @ v, rmatmul=lambda u: weights.T @ u
+    )
+    result = gdtutor.svd(operator, 3)
+    assert not (result.U.requires_grad or result.S.requires_grad or result.Vh.requires_grad)
