@@ -832,14 +832,23 @@ def _lobpcg(
     history: list[float] = []
     stopping = _ResidualStopping(a.shape[:-2], tol, a.dtype)
     steps, carried, explicit = max_steps, False, False
+
+    def residuals(bx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """R = BX - XΘ, its column norms, and the triplets' relative residuals."""
+        r = bx - x * theta.unsqueeze(-2)
+        residual_norms = torch.linalg.vector_norm(r, dim=-2)
+        # ‖A v - σ u‖ = 0 for u = A v / σ, and ‖Aᵀu - σ v‖ = ‖R_i‖ / σ_i, over σ_1
+        return (
+            r,
+            residual_norms,
+            residual_norms / (torch.maximum(sigma, top * math.sqrt(eps)) * top),
+        )
+
     for step in range(max_steps + 1):
         sigma = theta.clamp_min(0).sqrt()
         top = sigma[..., :1].clamp_min(tiny)
         floor = 10 * size * eps * top.square()
-        r = bx - x * theta.unsqueeze(-2)
-        residual_norms = torch.linalg.vector_norm(r, dim=-2)
-        # ‖A v - σ u‖ = 0 for u = A v / σ, and ‖Aᵀu - σ v‖ = ‖R_i‖ / σ_i, over σ_1
-        triplets = residual_norms / (torch.maximum(sigma, top * math.sqrt(eps)) * top)
+        r, residual_norms, triplets = residuals(bx)
         if carried:
             # The images BX and BP were carried through the Ritz coefficients, not multiplied.
             # Where this residual would stop the run, multiply afresh; if the images had drifted
@@ -856,9 +865,7 @@ def _lobpcg(
                 if p is not None and explicit:
                     bp = gram(p)
                 bx, carried = fresh, False
-                r = bx - x * theta.unsqueeze(-2)
-                residual_norms = torch.linalg.vector_norm(r, dim=-2)
-                triplets = residual_norms / (torch.maximum(sigma, top * math.sqrt(eps)) * top)
+                r, residual_norms, triplets = residuals(bx)
         at_floor = residual_norms <= floor
         each = triplets[..., :k].amax(dim=-1)
         done = stopping.update(each, at_floor[..., :k].all(dim=-1), (x,))
@@ -883,13 +890,10 @@ def _lobpcg(
             steps, finished = step, True
             break
         search = torch.where(active, r, torch.zeros_like(r))[..., keep]
-        # The gradient, orthonormal to [X, P] and within itself. Once nearly converged it is
-        # nearly in their span, and one pass amplifies rounding by 1/√λ of the directions kept;
-        # a second pass restores orthogonality to working precision ("twice is enough").
+        # The gradient, orthonormal to [X, P] and within itself (nearly in their span once
+        # nearly converged: hence twice).
         known = x if p is None else torch.cat([x, p], dim=-1)
-        for _ in range(2):
-            search = search - known @ (known.mT @ search)
-            search = search @ _orthonormalizer(search)
+        search = _orthonormal_complement(search, known)
         basis = torch.cat([known, search], dim=-1)
         images = torch.cat([bx, gram(search)] if p is None else [bx, bp, gram(search)], dim=-1)
         theta, ritz = _rayleigh_ritz(basis, images, size)
@@ -900,9 +904,7 @@ def _lobpcg(
         live = torch.linalg.vector_norm(basis, dim=-2, keepdim=True).mT > 0.5
         step_part = torch.cat([torch.zeros_like(ritz[..., :size, :]), ritz[..., size:, :]], dim=-2)
         step_part = torch.where(live, step_part, torch.zeros_like(step_part))
-        for _ in range(2):  # twice, as for the gradient: the step's part may be small
-            step_part = step_part - ritz @ (ritz.mT @ step_part)
-            step_part = step_part @ _orthonormalizer(step_part)
+        step_part = _orthonormal_complement(step_part, ritz)  # the step's part may be small
         coefficients = torch.cat([ritz, step_part], dim=-1)
         new, new_images = basis @ coefficients, images @ coefficients
         x, p, bx, bp = (
@@ -917,12 +919,11 @@ def _lobpcg(
         known = torch.cat([x, p], dim=-1)
         alive = torch.linalg.vector_norm(known, dim=-2) > 0.5
         pairs = alive.unsqueeze(-1) & alive.unsqueeze(-2)
-        loss = torch.where(pairs, known.mT @ known - identity_like(known.mT @ known), 0.0)
+        overlaps = known.mT @ known
+        loss = torch.where(pairs, overlaps - identity_like(overlaps), 0.0)
         if loss.abs().amax() > 10 * size * eps:
             x = torch.linalg.qr(x).Q
-            for _ in range(2):
-                p = p - x @ (x.mT @ p)
-                p = p @ _orthonormalizer(p)
+            p = _orthonormal_complement(p, x)
             bx, bp, carried = gram(x), gram(p), False
     # each matrix's iterate with the smallest residual, made orthonormal to working precision
     # (the Ritz steps lose a few units of rounding in orthogonality each)
@@ -1042,6 +1043,19 @@ def _orthonormalizer(basis: Tensor) -> Tensor:
         values > cutoff, values.clamp_min(cutoff).rsqrt(), torch.zeros_like(values)
     )
     return inverse_norms.unsqueeze(-1) * vectors * inverse_roots.unsqueeze(-2)
+
+
+def _orthonormal_complement(vectors: Tensor, basis: Tensor) -> Tensor:
+    """``vectors`` made orthogonal to ``basis`` (orthonormal columns) and orthonormal (SVQB), twice.
+
+    When ``vectors`` lie nearly in span(``basis``), one pass amplifies rounding by the inverse
+    square root of the smallest direction kept; a second pass restores orthogonality to working
+    precision ("twice is enough"). Dependent directions become zero columns.
+    """
+    for _ in range(2):
+        vectors = vectors - basis @ (basis.mT @ vectors)
+        vectors = vectors @ _orthonormalizer(vectors)
+    return vectors
 
 
 def _rayleigh_ritz(basis: Tensor, images: Tensor, size: int) -> tuple[Tensor, Tensor]:

@@ -171,6 +171,13 @@ def _sparse_products(a: Tensor) -> Products:
     with warnings.catch_warnings():  # torch calls its CSR support beta; these products are tested
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         csr = a.coalesce().to_sparse_csr() if a.layout == torch.sparse_coo else a
+        values = csr.values()
+        if min(csr.shape) == 0 or values.numel() == 0:
+            raise ValueError(f"A is empty or all zero (shape {tuple(a.shape)}, no stored entries).")
+        if not torch.isfinite(values).all():
+            raise ValueError(
+                "A contains NaN or Inf entries; remove them before calling this function."
+            )
         csc = csr.to_sparse_csc()  # CSC of A holds CSR of Aᵀ
         transposed = torch.sparse_csr_tensor(
             csc.ccol_indices(),
@@ -179,11 +186,6 @@ def _sparse_products(a: Tensor) -> Products:
             tuple(reversed(csr.shape)),
             check_invariants=False,  # torch's own conversion made them: valid by construction
         )
-    values = csr.values()
-    if min(csr.shape) == 0 or values.numel() == 0:
-        raise ValueError(f"A is empty or all zero (shape {tuple(a.shape)}, no stored entries).")
-    if not torch.isfinite(values).all():
-        raise ValueError("A contains NaN or Inf entries; remove them before calling this function.")
     return Products(tuple(csr.shape), csr.dtype, csr.device, csr.__matmul__, transposed.__matmul__)
 
 
