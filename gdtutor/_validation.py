@@ -79,3 +79,60 @@ def as_float_tensor(
             f"{name} contains {bad} NaN or Inf entries; remove or impute them before calling this function."
         )
     return tensor.detach()
+
+
+# Options, checked first in every method (before any product), each kind by one function.
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_count(name: str, value: object, *, optional: bool = False) -> None:
+    """``value`` is a non-negative integer (or ``None`` if ``optional``): a step budget, a size."""
+    if value is None and optional:
+        return
+    if not (_is_integer(value) and value >= 0):  # type: ignore[operator]
+        none = " or None" if optional else ""
+        raise ValueError(f"{name} must be a non-negative integer{none}; got {value!r}.")
+
+
+def check_positive(name: str, value: object, *, optional: bool = False) -> None:
+    """``value`` is a finite real number above zero (or ``None`` if ``optional``): a step size."""
+    if value is None and optional:
+        return
+    if not (
+        isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf")
+    ):
+        none = " or None (the method's own choice)" if optional else ""
+        raise ValueError(f"{name} must be a finite positive number{none}; got {value!r}.")
+
+
+def check_fraction(name: str, value: object) -> None:
+    """``value`` is a real number in [0, 1): a momentum."""
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1):
+        raise ValueError(f"{name} must be a number in [0, 1); got {value!r}.")
+
+
+def check_flag(name: str, value: object) -> None:
+    """``value`` is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+
+
+def check_seed(value: object) -> None:
+    """``value`` is an integer seed."""
+    if not _is_integer(value):
+        raise TypeError(f"seed must be an integer; got {value!r}.")
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}.")
+
+
+def check_callback(value: object) -> None:
+    """``value`` is ``None`` or callable."""
+    if value is not None and not callable(value):
+        raise TypeError(f"callback must be a function or None; got {type(value).__name__}.")
