@@ -104,8 +104,16 @@ def check_positive(name: str, value: object, *, optional: bool = False) -> None:
     if not (
         isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf")
     ):
-        none = " or None (the method's own choice)" if optional else ""
+        none = " or None" if optional else ""
         raise ValueError(f"{name} must be a finite positive number{none}; got {value!r}.")
+
+
+def check_nonnegative(name: str, value: object) -> None:
+    """``value`` is a finite real number, zero or above: a weight decay, a ridge."""
+    if not (
+        isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf")
+    ):
+        raise ValueError(f"{name} must be a finite non-negative number; got {value!r}.")
 
 
 def check_fraction(name: str, value: object) -> None:

@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from gdtutor._validation import check_count, check_flag
+
 #: What :func:`descend` accepts as ``optimizer``: a name (``"sgd"``, ``"adam"``, ``"lbfgs"``, ...),
 #: an optimizer class, or a ready instance built on the same parameters.
 OptimizerSpec = str | type[Optimizer] | Optimizer
@@ -206,8 +208,10 @@ def descend(
     Optimizers that need a closure (:class:`torch.optim.LBFGS`) are stepped with one; for them
     one "step" is one call of ``optimizer.step``, which may evaluate the loss several times.
     """
-    if max_steps < 0:
-        raise ValueError(f"max_steps must be non-negative; got {max_steps}.")
+    check_count("max_steps", max_steps)
+    check_flag("progress", progress)
+    if scheduler is not None and not callable(scheduler):
+        raise TypeError(f"scheduler must build a scheduler from the optimizer; got {scheduler!r}.")
     tensors = [p.requires_grad_(True) for p in params]
     opt = make_optimizer(optimizer, tensors, **optimizer_options)
     lr_schedule = scheduler(opt) if scheduler is not None else None
@@ -243,14 +247,7 @@ def descend(
         value = loss.item()
         losses.append(value)
         work.append(evaluations + gradients)
-        for name, recorder in recorders.items():
-            with torch.no_grad():
-                value_now = recorder()
-                recorded[name].append(
-                    value_now.detach().clone()
-                    if isinstance(value_now, Tensor)
-                    else torch.tensor(value_now, dtype=torch.float64)
-                )
+        _record(recorders, recorded)
         if step == 0:
             limit = blowup * max(value, torch.finfo(torch.float64).tiny)
         if not value <= limit:  # also true for NaN
@@ -289,6 +286,20 @@ def descend(
             for name, values in recorded.items()
         },
     )
+
+
+def _record(
+    recorders: Mapping[str, Callable[[], float | Tensor]], recorded: dict[str, list[Tensor]]
+) -> None:
+    """Append each recorder's value now (without autograd) to its list."""
+    with torch.no_grad():
+        for name, recorder in recorders.items():
+            value = recorder()
+            recorded[name].append(
+                value.detach().clone()
+                if isinstance(value, Tensor)
+                else torch.tensor(value, dtype=torch.float64)
+            )
 
 
 def how_the_loss_diverged(value: float, initial: float) -> str:
