@@ -36,6 +36,7 @@ release = version = gdtutor.__version__
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
+    "sphinx.ext.viewcode",  # "[source]" beside every API entry: the package's code, highlighted
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",

@@ -282,6 +282,21 @@ def test_tutorials_link_to_the_api_reference():
         assert any("reference/index.html#gdtutor." in href for href in hrefs), path
 
 
+def test_api_entries_link_to_their_source():
+    """Every function and class on the API reference has "[source]", to its method's own module."""
+    html = (SITE / "reference" / "index.html").read_text()
+    entries = re.findall(
+        r'<dl class="py (?:function|class)">\s*<dt class="sig sig-object py" id="(gdtutor\.[\w.]+)">(.*?)</dt>',
+        html,
+        re.S,
+    )
+    assert len(entries) > 20
+    missing = [name for name, body in entries if "viewcode-link" not in body]
+    assert missing == []
+    lobpcg = dict(entries)["gdtutor.decomposition._lobpcg"]
+    assert "_modules/gdtutor/decomposition/lobpcg.html#" in lobpcg
+
+
 @pytest.mark.parametrize("path", TUTORIALS)
 def test_figures_are_numbered_and_captioned(loaded, path):
     page = loaded(path)
