@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 from conftest import EPS
+from test_options import RefuseWork
 
 import gdtutor
 from gdtutor import completion, matrices, seeds
@@ -150,8 +151,12 @@ def test_losses_decrease_for_the_monotone_methods():
         (dict(y=torch.ones(3, 2), rank=0), ValueError, "rank must be an integer from 1 to min"),
         (dict(y=torch.ones(3, 2), rank=3), ValueError, r"min\(m, n\) = 2; got 3"),
         (dict(y=torch.ones(2, 3, 4), rank=1), ValueError, "m × n matrix"),
-        (dict(y=torch.ones(3, 3), rank=1, ridge=-1.0), ValueError, "ridge must be a non-negative"),
-        (dict(y=torch.ones(3, 3), rank=1, tol=0.0), ValueError, "tol must be a positive"),
+        (
+            dict(y=torch.ones(3, 3), rank=1, ridge=-1.0),
+            ValueError,
+            "ridge must be a finite non-negative",
+        ),
+        (dict(y=torch.ones(3, 3), rank=1, tol=0.0), ValueError, "tol must be a finite positive"),
         (dict(y=torch.ones(3, 3), rank=1, method="svd"), ValueError, "unknown method 'svd'"),
         (dict(y=torch.ones(3, 3), rank=1, method="als", lr=0.1), TypeError, "does not take lr"),
         (
@@ -164,7 +169,7 @@ def test_losses_decrease_for_the_monotone_methods():
         (
             dict(y=torch.ones(3, 3), rank=1, init="zeros"),
             ValueError,
-            "init must be 'spectral' or 'random'",
+            r"init must be one of \('spectral', 'random'\); got 'zeros'",
         ),
         (dict(y=torch.ones(3, 3), rank=1, loss="hinge"), ValueError, "unknown loss 'hinge'"),
         (dict(y=torch.ones(3, 3), rank=1, loss=2.0), TypeError, "loss must be a name from"),
@@ -195,6 +200,35 @@ def test_losses_decrease_for_the_monotone_methods():
 def test_bad_input_gets_a_clear_error(arguments, error, message):
     with pytest.raises(error, match=message):
         gdtutor.complete(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        # the torch optimizer's own options: built on the factors before the start fills them
+        (dict(method="optimizer", momentum=0.9), TypeError, "Adam does not take momentum"),
+        (dict(method="optimizer", betas=(1.5, 0.9)), ValueError, "beta"),
+        (dict(method="optimizer", optimizer="sgd", momentum=-1.0), ValueError, "momentum"),
+        (
+            dict(method="optimizer", optimizer=torch.optim.Adam([torch.zeros(1)])),
+            TypeError,
+            "optimizer",
+        ),
+        # a loss the method cannot minimise
+        (dict(method="als", loss="logistic"), ValueError, "squared loss"),
+        (dict(method="soft-impute", loss="huber"), ValueError, "squared loss"),
+        # the arguments complete passes to every method
+        (dict(ridge=True), ValueError, "ridge"),
+        (dict(ridge=math.nan), ValueError, "ridge"),
+        (dict(tol=math.inf), ValueError, "tol"),
+    ],
+)
+def test_forwarded_and_shared_options_are_checked_before_any_work(options, error, message):
+    # test_options.py covers each method's own options; these are the others
+    y = torch.ones(6, 5, dtype=torch.float64)
+    y[0, 0] = math.nan
+    with RefuseWork(), pytest.raises(error, match=message):
+        gdtutor.complete(y, 1, **options)
 
 
 def test_a_step_too_large_is_halved_until_it_descends():

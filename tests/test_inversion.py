@@ -6,11 +6,13 @@ import torch
 from conftest import EPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_options import RefuseWork
 from torch.func import grad
 
 import gdtutor
 from gdtutor import inversion, matrices, metrics, seeds
 from gdtutor.descent import DivergenceError
+from gdtutor.inversion import with_optimizer
 
 LAPACK_ACCEPTANCE = 30  # LAPACK's test suite accepts a scaled residual below 30
 #: The constant c of the forward-error bound c·n·κ·u of a backward-stable inverse (Higham, §14.1:
@@ -497,12 +499,15 @@ def test_foreign_options_are_rejected_before_any_work(method, option, monkeypatc
 
         return refuse
 
-    monkeypatch.setattr(inversion, "descend", refusing(inversion.descend))
     for name, function in list(inversion.METHODS.methods.items()):
         if name != "optimizer":  # it forwards extra options to torch, checking them itself
             monkeypatch.setitem(inversion.METHODS.methods, name, refusing(function))
     a = matrices.with_condition_number(4, 10.0, seed=0)
-    with pytest.raises(TypeError, match=rf"does not take {option}; its options are"):
+    # the table refuses before calling a method; "optimizer", called, refuses before any product
+    with (
+        RefuseWork(),
+        pytest.raises(TypeError, match=rf"does not take {option}; its options are"),
+    ):
         gdtutor.inverse(a, method, **{option: 1})
     assert called == []
 
@@ -517,9 +522,48 @@ def test_foreign_options_are_rejected_before_any_work(method, option, monkeypatc
 def test_optimizer_method_checks_the_torch_optimizer_options_before_iterating(
     options, message, monkeypatch
 ):
-    monkeypatch.setattr(inversion, "descend", lambda *a, **k: pytest.fail("iterated"))
-    with pytest.raises(TypeError, match=message):
+    monkeypatch.setattr(with_optimizer, "descend", lambda *a, **k: pytest.fail("iterated"))
+    with RefuseWork(), pytest.raises(TypeError, match=message):
         gdtutor.inverse(torch.eye(3), "optimizer", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"optimizer": 3}, TypeError, "optimizer must be a name"),
+        ({"optimizer": "sgd", "momentum": -0.5}, ValueError, "momentum"),  # torch's own check
+        ({"optimizer": "adam", "betas": (0.9, 1.5)}, ValueError, "beta"),
+    ],
+)
+def test_optimizer_method_refuses_bad_torch_optimizer_values_before_any_product(
+    options, error, message
+):
+    with RefuseWork(), pytest.raises(error, match=message):
+        gdtutor.inverse(torch.eye(3), "optimizer", **options)
+
+
+@pytest.mark.parametrize(
+    ("start", "options", "error", "message"),
+    [
+        (torch.zeros(2, 3), {}, ValueError, r"start must have the shape of A's inverse"),
+        (torch.full((3, 3), math.nan), {}, ValueError, "start contains 9 NaN"),
+        (torch.eye(3, dtype=torch.bool), {}, TypeError, "start has dtype torch.bool"),
+        (torch.eye(3), {"scaled": True}, ValueError, "start= works for the inverse"),
+        (torch.eye(3), {"pseudo": True}, ValueError, "start= works for the inverse"),
+    ],
+)
+def test_a_bad_start_is_refused_before_any_product(start, options, error, message):
+    # only ‖I - AX₀‖_F < 1 needs a product, AX₀; the start's type, values and shape do not
+    with RefuseWork(), pytest.raises(error, match=message):
+        gdtutor.inverse(torch.eye(3, dtype=torch.float64), start=start, **options)
+
+
+@pytest.mark.parametrize("method", list(inversion.METHODS.methods))
+def test_the_least_budget_is_accepted(method):
+    # max_steps=0: the start, measured and returned, no step taken
+    a = matrices.with_condition_number(4, 10.0, seed=0)
+    result = gdtutor.inverse(a, method, max_steps=0)
+    assert result.steps == 0 and len(result.losses) == 1 and not result.converged
 
 
 def test_optimizer_method_rejects_a_ready_instance():
