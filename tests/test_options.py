@@ -1,0 +1,91 @@
+"""Every option of every method is checked before any work, the same way in every method."""
+
+import math
+
+import pytest
+import torch
+from torch.overrides import TorchFunctionMode
+
+import gdtutor
+from gdtutor._methods import _TABLES
+
+#: What counts as work: a product or a factorisation. Checking the input (sums, finiteness) is not.
+WORK = ("matmul", "mm", "bmm", "addmm", "baddbmm", "sampled_addmm", "randn", "rand")
+
+
+class RefuseWork(TorchFunctionMode):
+    """Fails the test at the first product, factorisation or random draw."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        module = getattr(func, "__module__", "") or ""
+        linalg = name.startswith("linalg_") or module.startswith(
+            ("torch.linalg", "torch._C._linalg")
+        )
+        if name.strip("_") in (*WORK, "rmatmul") or linalg:
+            pytest.fail(f"{name} ran before the options were checked")
+        return func(*args, **(kwargs or {}))
+
+
+def call(entry, method, options):
+    y = torch.ones(6, 5, dtype=torch.float64)
+    if entry == "inverse":
+        return gdtutor.inverse(torch.eye(5, dtype=torch.float64), method, **options)
+    if entry == "svd":
+        k = None if method.startswith("2020") else 2  # the 2020 schemes: the thin SVD only
+        return gdtutor.svd(y, k, method=method, **options)
+    y[0, 0] = math.nan
+    return gdtutor.complete(y, rank=1, method=method, **options)
+
+
+#: Values each kind of option must refuse, and the error they must raise.
+BAD = {
+    "max_steps": [(-1, ValueError), (2.5, ValueError), (True, ValueError)],
+    "warm_start": [(-1, ValueError)],
+    "guard": [(-1, ValueError), (1.5, ValueError)],
+    "lr": [(0.0, ValueError), (-0.1, ValueError), (math.nan, ValueError), (math.inf, ValueError)],
+    "momentum": [(1.0, ValueError), (-0.5, ValueError)],
+    "weight_decay": [(-1e-3, ValueError), (math.nan, ValueError)],
+    "seed": [(1.5, TypeError), ("0", TypeError)],
+    "progress": [("yes", TypeError)],
+    "scaled": [("yes", TypeError)],
+    "form_gram": [(1, TypeError)],
+    "callback": [(3, TypeError)],
+    "init": [("bogus", ValueError)],
+    "optimizer": [("bogus", ValueError)],
+    "scheduler": [(3, TypeError)],
+    "start": [("bogus", TypeError)],
+}
+
+CASES = [
+    pytest.param(entry, method, option, value, error, id=f"{entry}-{method}-{option}={value!r}")
+    for entry, table in _TABLES.items()
+    for method in table.methods
+    for option in table.options(method)
+    for value, error in BAD[option]
+]
+
+
+@pytest.mark.parametrize(("entry", "method", "option", "value", "error"), CASES)
+def test_a_bad_option_is_refused_before_any_work(entry, method, option, value, error):
+    with RefuseWork(), pytest.raises(error, match=option):
+        call(entry, method, {option: value})
+
+
+def test_every_option_of_every_method_is_covered():
+    options = {o for table in _TABLES.values() for m in table.methods for o in table.options(m)}
+    assert options == set(BAD)
+
+
+@pytest.mark.parametrize(
+    "work",
+    [
+        lambda: torch.ones(2, 2) @ torch.ones(2, 2),
+        lambda: torch.linalg.svdvals(torch.eye(2)),
+        lambda: torch.linalg.vector_norm(torch.ones(2)),
+        lambda: torch.randn(2),
+    ],
+)
+def test_refuse_work_notices_work(work):
+    with pytest.raises(pytest.fail.Exception), RefuseWork():
+        work()
