@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sys
@@ -262,8 +263,44 @@ def _unique_exercise_ids(app, doctree) -> None:
             section["ids"] = [f"{owner}-{section['ids'][0].split('-')[0]}"]
 
 
+def _viewcode_pages(app, pagename, templatename, context, doctree) -> None:
+    """Two repairs of sphinx.ext.viewcode's pages (Sphinx 9.0).
+
+    Its module index nests a ``<ul>`` directly in a ``<ul>`` (invalid HTML, which axe reports):
+    list the modules flat, each name being complete. And each source page's "[docs]" links
+    use the module name under which its first object was documented: one documented as
+    ``gdtutor.descend`` (a re-export) sends every other object of ``gdtutor.descent`` to
+    ``#gdtutor.<name>``, an anchor that does not exist. Point such a link to the object under
+    its own module, where the reference documents it.
+    """
+    if not pagename.startswith("_modules/") or "body" not in context:
+        return
+    body = context["body"]
+    if pagename == "_modules/index":
+        items = re.findall(r"<li><a [^>]*>[^<]*</a></li>", body)
+        heading = body[: body.index("<ul>")]
+        context["body"] = heading + "<ul>" + "\n".join(items) + "</ul>\n"
+        return
+    documented = app.env.get_domain("py").objects
+    module = pagename.removeprefix("_modules/").replace("/", ".")
+
+    def repair(match: re.Match) -> str:
+        name, target = match["name"], match["target"]
+        if target in documented or f"{module}.{name}" not in documented:
+            return match[0]
+        return match[0].replace(f'#{target}"', f'#{module}.{name}"')
+
+    context["body"] = re.sub(
+        r'<div class="viewcode-block" id="(?P<name>[^"]+)">\s*'
+        r'<a class="viewcode-back" href="[^"#]*#(?P<target>[^"]+)"',
+        repair,
+        body,
+    )
+
+
 def setup(app) -> None:
     app.connect("doctree-read", _unique_exercise_ids, priority=400)
     app.connect("html-page-context", _notebook_download)
+    app.connect("html-page-context", _viewcode_pages)
     app.connect("build-finished", _executed_downloads)
     app.connect("autodoc-process-docstring", _list_examples)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch import Tensor
 
@@ -85,7 +88,13 @@ def as_float_tensor(
 
 
 def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer, Python's or NumPy's (``numbers.Integral``), but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    """A real number, Python's or NumPy's (``numbers.Real``), but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_count(name: str, value: object, *, optional: bool = False) -> None:
@@ -101,24 +110,20 @@ def check_positive(name: str, value: object, *, optional: bool = False) -> None:
     """``value`` is a finite real number above zero (or ``None`` if ``optional``): a step size."""
     if value is None and optional:
         return
-    if not (
-        isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf")
-    ):
+    if not (_is_real(value) and 0 < value < math.inf):  # type: ignore[operator]
         none = " or None" if optional else ""
         raise ValueError(f"{name} must be a finite positive number{none}; got {value!r}.")
 
 
 def check_nonnegative(name: str, value: object) -> None:
     """``value`` is a finite real number, zero or above: a weight decay, a ridge."""
-    if not (
-        isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf")
-    ):
+    if not (_is_real(value) and 0 <= value < math.inf):  # type: ignore[operator]
         raise ValueError(f"{name} must be a finite non-negative number; got {value!r}.")
 
 
 def check_fraction(name: str, value: object) -> None:
     """``value`` is a real number in [0, 1): a momentum."""
-    if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1):
+    if not (_is_real(value) and 0 <= value < 1):  # type: ignore[operator]
         raise ValueError(f"{name} must be a number in [0, 1); got {value!r}.")
 
 

@@ -35,7 +35,7 @@ def seeded_rand(*shape: int, seed: int = SEED_2020, dtype: torch.dtype = torch.f
             [0.3385, 0.8522, 0.3126]])
     """
     # The 2020 draw, reproduced: its seed is never shifted (gdtutor.seeds).
-    values = torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+    values = torch.rand(*shape, generator=torch.Generator().manual_seed(int(seed)))
     return values.to(dtype)
 
 

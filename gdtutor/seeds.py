@@ -15,6 +15,7 @@ With ``GDTUTOR_SEED_SHIFT=3``, ``shifted(7)`` is 10 and ``generator(7)`` is seed
 
 from __future__ import annotations
 
+import numbers
 import os
 
 import torch
@@ -45,9 +46,9 @@ def seed_shift() -> int:
 
 def shifted(seed: int) -> int:
     """``seed`` plus :func:`seed_shift`: the seed a draw that is not a 2020 reproduction uses."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"a seed is an int; got {type(seed).__name__} ({seed!r}).")
-    return seed + seed_shift()
+    return int(seed) + seed_shift()
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:

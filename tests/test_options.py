@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
@@ -89,3 +90,20 @@ def test_every_option_of_every_method_is_covered():
 def test_refuse_work_notices_work(work):
     with pytest.raises(pytest.fail.Exception), RefuseWork():
         work()
+
+
+def as_numpy(value):
+    """A default as NumPy would hand it over (np.int64, np.float64), other values as they are."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return np.int64(value) if isinstance(value, int) else np.float64(value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "method"), [(entry, m) for entry, table in _TABLES.items() for m in table.methods]
+)
+def test_numpy_numbers_are_accepted_as_options(entry, method):
+    options = {name: as_numpy(default) for name, default in _TABLES[entry].options(method).items()}
+    options["max_steps"] = np.int64(3)
+    result = call(entry, method, options)
+    assert result.steps <= 3

@@ -229,7 +229,7 @@ class _PenaltyRun:
         self.eye = torch.zeros(count, cols, cols, dtype=dtype, device=device)
         for i, t in enumerate(tensors):
             m, n = t.shape
-            generator = torch.Generator().manual_seed(seed)  # the 2020 start: never shifted
+            generator = torch.Generator().manual_seed(int(seed))  # the 2020 start: never shifted
             self.a[i, :m, :n] = t
             self.u[i, :m, :n] = torch.rand(m, n, generator=generator)
             self.d[i, :n] = torch.rand(n, generator=generator)
