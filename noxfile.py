@@ -12,7 +12,8 @@ from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "virtualenv"  # pip, not uv: see README ("Installing PyTorch")
+# pip, not uv: see docs/developing.md ("Installing PyTorch")
+nox.options.default_venv_backend = "virtualenv"
 nox.options.sessions = ["lint", "tests", "docs"]
 nox.options.error_on_missing_interpreters = True
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gdtutor._validation import plain
+
 _TABLES: dict[str, MethodTable] = {}
 
 
@@ -57,8 +59,13 @@ class MethodTable:
                 f"unknown method {method!r} for {self.entry}(); choose one of {tuple(self.methods)}."
             ) from None
 
-    def resolve(self, method: str, options: Mapping[str, Any]) -> Callable[..., Any]:
+    def resolve(
+        self, method: str, options: Mapping[str, Any]
+    ) -> tuple[Callable[..., Any], dict[str, Any]]:
         """The function of ``method``, after checking that it takes every one of ``options``.
+
+        Returns the function and the options, NumPy scalars and 0-d tensors among them turned
+        into the Python numbers they hold (the method checks their values).
 
         Raises
         ------
@@ -81,7 +88,7 @@ class MethodTable:
                 f"its options are {self.describe(method)}. "
                 f"See gdtutor.show_options({self.entry!r}, {method!r})."
             )
-        return function
+        return function, {name: plain(value) for name, value in options.items()}
 
     def describe(self, method: str) -> str:
         """The options of ``method`` with their defaults, as ``name=default, ...``."""
@@ -95,7 +102,7 @@ def show_options(entry: str, method: str | None = None) -> str:
     Parameters
     ----------
     entry
-        ``"inverse"`` or ``"svd"``.
+        ``"inverse"``, ``"svd"`` or ``"complete"``.
     method
         One of the entry point's methods; ``None`` for all of them.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -84,7 +85,16 @@ def as_float_tensor(
     return tensor.detach()
 
 
-# Options, checked first in every method (before any product), each kind by one function.
+# Options, checked first in every method (before any product), each kind by one function. Each
+# returns the value as a plain Python number (a NumPy scalar or a 0-d tensor is accepted and
+# converted), so that results carry Python ints and floats.
+
+
+def plain(value: object) -> object:
+    """A NumPy scalar or a 0-d tensor as the Python number it holds; anything else as it is."""
+    if isinstance(value, np.generic | Tensor) and value.ndim == 0:
+        return value.item()
+    return value
 
 
 def _is_integer(value: object) -> bool:
@@ -97,55 +107,75 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def check_count(name: str, value: object, *, optional: bool = False) -> None:
+def check_count(name: str, value: object, *, optional: bool = False) -> int | None:
     """``value`` is a non-negative integer (or ``None`` if ``optional``): a step budget, a size."""
+    value = plain(value)
     if value is None and optional:
-        return
+        return None
     if not (_is_integer(value) and value >= 0):  # type: ignore[operator]
         none = " or None" if optional else ""
         raise ValueError(f"{name} must be a non-negative integer{none}; got {value!r}.")
+    return int(value)  # type: ignore[call-overload]
 
 
-def check_positive(name: str, value: object, *, optional: bool = False) -> None:
+def check_positive(name: str, value: object, *, optional: bool = False) -> float | None:
     """``value`` is a finite real number above zero (or ``None`` if ``optional``): a step size."""
+    value = plain(value)
     if value is None and optional:
-        return
+        return None
     if not (_is_real(value) and 0 < value < math.inf):  # type: ignore[operator]
         none = " or None" if optional else ""
         raise ValueError(f"{name} must be a finite positive number{none}; got {value!r}.")
+    return float(value)  # type: ignore[arg-type]
 
 
-def check_nonnegative(name: str, value: object) -> None:
+def check_nonnegative(name: str, value: object) -> float:
     """``value`` is a finite real number, zero or above: a weight decay, a ridge."""
+    value = plain(value)
     if not (_is_real(value) and 0 <= value < math.inf):  # type: ignore[operator]
         raise ValueError(f"{name} must be a finite non-negative number; got {value!r}.")
+    return float(value)  # type: ignore[arg-type]
 
 
-def check_fraction(name: str, value: object) -> None:
+def check_fraction(name: str, value: object) -> float:
     """``value`` is a real number in [0, 1): a momentum."""
+    value = plain(value)
     if not (_is_real(value) and 0 <= value < 1):  # type: ignore[operator]
         raise ValueError(f"{name} must be a number in [0, 1); got {value!r}.")
+    return float(value)  # type: ignore[arg-type]
 
 
-def check_flag(name: str, value: object) -> None:
-    """``value`` is ``True`` or ``False``."""
+def check_flag(name: str, value: object) -> bool:
+    """``value`` is ``True`` or ``False`` (NumPy's too)."""
+    value = plain(value)
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return value
 
 
-def check_seed(value: object) -> None:
-    """``value`` is an integer seed."""
+def check_seed(value: object) -> int:
+    """``value`` is an integer seed that torch's generators take (a signed 64-bit integer)."""
+    value = plain(value)
     if not _is_integer(value):
         raise TypeError(f"seed must be an integer; got {value!r}.")
+    if not -(2**63) <= value < 2**63 - 2**32:  # type: ignore[operator]  # room for GDTUTOR_SEED_SHIFT
+        raise ValueError(f"seed must be a signed 64-bit integer; got {value!r}.")
+    return int(value)  # type: ignore[call-overload]
 
 
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     """``value`` is one of ``choices``."""
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}.")
+    return value
+
+
+def check_function(name: str, value: object) -> None:
+    """``value`` is ``None`` or callable: a callback, a scheduler factory."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a function or None; got {type(value).__name__}.")
 
 
 def check_callback(value: object) -> None:
-    """``value`` is ``None`` or callable."""
-    if value is not None and not callable(value):
-        raise TypeError(f"callback must be a function or None; got {type(value).__name__}.")
+    """``value`` is ``None`` or a function, called at every iterate."""
+    check_function("callback", value)

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from gdtutor._validation import check_count, check_flag
+from gdtutor._methods import _TABLES
+from gdtutor._validation import check_count, check_flag, check_function
 
 #: What :func:`descend` accepts as ``optimizer``: a name (``"sgd"``, ``"adam"``, ``"lbfgs"``, ...),
 #: an optimizer class, or a ready instance built on the same parameters.
@@ -210,8 +211,7 @@ def descend(
     """
     check_count("max_steps", max_steps)
     check_flag("progress", progress)
-    if scheduler is not None and not callable(scheduler):
-        raise TypeError(f"scheduler must build a scheduler from the optimizer; got {scheduler!r}.")
+    check_function("scheduler", scheduler)
     tensors = [p.requires_grad_(True) for p in params]
     opt = make_optimizer(optimizer, tensors, **optimizer_options)
     lr_schedule = scheduler(opt) if scheduler is not None else None
@@ -300,6 +300,29 @@ def _record(
                 if isinstance(value, Tensor)
                 else torch.tensor(value, dtype=torch.float64)
             )
+
+
+def method_optimizer(
+    entry: str, optimizer: OptimizerSpec, params: list[Tensor], **options: Any
+) -> Optimizer:
+    """The torch optimizer of ``entry(method="optimizer")``, built before any step.
+
+    The method makes its own parameters, so an optimizer instance is refused; a name or class
+    is built on ``params`` with ``options``, and an option the class does not take is reported
+    with the method's own options.
+    """
+    if isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"{entry}(method='optimizer') builds the optimizer on its own parameters: give a name "
+            "or an optimizer class, and its options as keywords."
+        )
+    try:
+        return make_optimizer(optimizer_class(optimizer), params, **options)
+    except TypeError as error:  # an option the class does not take
+        raise TypeError(
+            f"{entry}(method='optimizer') with {error} "
+            f"The method's own options are {_TABLES[entry].describe('optimizer')}."
+        ) from None
 
 
 def how_the_loss_diverged(value: float, initial: float) -> str:

@@ -69,7 +69,9 @@ class LinearOperator:
 class Products:
     """A matrix that is only multiplied: ``a @ block``, ``a.mT``, ``a.shape``, ``a.dtype``.
 
-    Every product is checked: a tensor of the right shape and dtype, finite.
+    Every product is checked: a tensor of the right shape and dtype, finite. ``before_first``,
+    if given, runs once before the first product of the matrix or its transpose (the adjoint
+    test of an operator): so a method that refuses its options first calls nothing of the user's.
     """
 
     def __init__(
@@ -80,21 +82,27 @@ class Products:
         times: Callable[[Tensor], Tensor],
         transpose_times: Callable[[Tensor], Tensor],
         name: str = "A",
+        before_first: Callable[[], None] | None = None,
     ) -> None:
         self.shape = torch.Size(shape)
         self.dtype, self.device, self.name = dtype, device, name
         self._times, self._transpose_times = times, transpose_times
+        self._pending = [before_first] if before_first is not None else []  # shared with .mT
 
     @property
     def mT(self) -> Products:
         r""":math:`A^\top`, multiplied by the same two functions, swapped."""
         m, n = self.shape
         transposed = f"{self.name}ᵀ" if not self.name.endswith("ᵀ") else self.name[:-1]
-        return Products(
+        products = Products(
             (n, m), self.dtype, self.device, self._transpose_times, self._times, transposed
         )
+        products._pending = self._pending
+        return products
 
     def __matmul__(self, block: Tensor) -> Tensor:
+        if self._pending:
+            self._pending.pop()()
         try:
             product = self._times(block)
         except (RuntimeError, ValueError, TypeError) as error:
@@ -133,8 +141,10 @@ def is_products(a: object) -> bool:
 def as_products(a: object) -> tuple[Products, int]:
     r"""``a`` (a sparse tensor or a :class:`LinearOperator`) as checked :class:`Products`.
 
-    Returns the products and the number of block products the check took (two single vectors
-    for an operator, whose adjoint is tested once: :math:`u^\top(Av) = (A^\top u)^\top v`).
+    Returns the products and the number of block products their check takes: two single
+    vectors for an operator, whose adjoint is tested once, just before its first product
+    (:math:`u^\top(Av) = (A^\top u)^\top v`), so that nothing of the user's runs before the
+    method has checked its options.
 
     Raises
     ------
@@ -143,7 +153,7 @@ def as_products(a: object) -> tuple[Products, int]:
     ValueError
         A sparse tensor that is not 2-D, hybrid, empty or not finite; an operator whose shape is
         not two positive integers, whose products have the wrong shape, dtype or values, or whose
-        ``rmatmul`` is not the transpose of its ``matmul``.
+        ``rmatmul`` is not the transpose of its ``matmul`` (at the first product).
     """
     if isinstance(a, Products):
         return a, 0
@@ -205,18 +215,28 @@ def _operator_products(a: LinearOperator) -> Products:
         )
     if not (callable(a.matmul) and callable(a.rmatmul)):
         raise TypeError("LinearOperator.matmul and LinearOperator.rmatmul must be functions.")
-    products = Products(tuple(shape), a.dtype, torch.device(a.device), a.matmul, a.rmatmul)
-    # The adjoint test: a wrong rmatmul would make every result wrong without an error.
-    generator = seeds.generator(0)
-    m, n = shape
-    v = torch.randn(n, 1, generator=generator, dtype=a.dtype).to(products.device)
-    u = torch.randn(m, 1, generator=generator, dtype=a.dtype).to(products.device)
-    av, atu = products @ v, products.mT @ u
-    left, right = (u.mT @ av).item(), (atu.mT @ v).item()
-    scale = av.norm().item() * u.norm().item() + atu.norm().item() * v.norm().item()
-    if abs(left - right) > math.sqrt(torch.finfo(a.dtype).eps) * scale:
-        raise ValueError(
-            f"LinearOperator.rmatmul is not the transpose of matmul: uᵀ(Av) = {left:.6g} but "
-            f"(Aᵀu)ᵀv = {right:.6g} for random u, v."
-        )
+
+    def adjoint_test() -> None:
+        """A wrong rmatmul would make every result wrong without an error: uᵀ(Av) = (Aᵀu)ᵀv."""
+        generator = seeds.generator(0)
+        m, n = shape
+        v = torch.randn(n, 1, generator=generator, dtype=a.dtype).to(products.device)
+        u = torch.randn(m, 1, generator=generator, dtype=a.dtype).to(products.device)
+        av, atu = products @ v, products.mT @ u
+        left, right = (u.mT @ av).item(), (atu.mT @ v).item()
+        scale = av.norm().item() * u.norm().item() + atu.norm().item() * v.norm().item()
+        if abs(left - right) > math.sqrt(torch.finfo(a.dtype).eps) * scale:
+            raise ValueError(
+                f"LinearOperator.rmatmul is not the transpose of matmul: uᵀ(Av) = {left:.6g} but "
+                f"(Aᵀu)ᵀv = {right:.6g} for random u, v."
+            )
+
+    products = Products(
+        tuple(shape),
+        a.dtype,
+        torch.device(a.device),
+        a.matmul,
+        a.rmatmul,
+        before_first=adjoint_test,
+    )
     return products

@@ -365,7 +365,9 @@ def test_huber_resists_gross_outliers_that_ruin_the_squared_fit():
 
 @pytest.mark.parametrize("delta", [0, -1.0, math.inf, "1"])
 def test_a_huber_threshold_must_be_a_positive_number(delta):
-    with pytest.raises(ValueError, match="the Huber threshold delta must be a positive number"):
+    with pytest.raises(
+        ValueError, match="the Huber threshold delta must be a finite positive number"
+    ):
         completion.huber(delta)
 
 

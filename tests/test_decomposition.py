@@ -231,7 +231,8 @@ def test_stiefel_sgd_keeps_columns_orthonormal():
 
 
 @pytest.mark.parametrize(
-    ("lr", "momentum", "message"), [(0.0, 0.0, "lr must be positive"), (0.1, 1.0, "momentum")]
+    ("lr", "momentum", "message"),
+    [(0.0, 0.0, "lr must be a finite positive number"), (0.1, 1.0, "momentum")],
 )
 def test_stiefel_sgd_rejects_bad_settings(lr, momentum, message):
     with pytest.raises(ValueError, match=message):
@@ -386,7 +387,7 @@ def test_svd_2020_counts_its_products_and_reports_each_residual():
 
 
 def test_bad_tol_for_svd():
-    with pytest.raises(ValueError, match="tol must be a positive number"):
+    with pytest.raises(ValueError, match="tol must be a finite positive number"):
         gdtutor.svd(torch.eye(2), tol=0.0)
 
 

@@ -610,9 +610,9 @@ def test_tol_in_a_batch_holds_for_every_matrix():
 @pytest.mark.parametrize(
     ("tol", "pseudo", "message"),
     [
-        (0.0, False, "tol must be a positive number"),
-        (-1e-3, False, "tol must be a positive number"),
-        (float("nan"), False, "tol must be a positive number"),
+        (0.0, False, "tol must be a finite positive number"),
+        (-1e-3, False, "tol must be a finite positive number"),
+        (float("nan"), False, "tol must be a finite positive number"),
         (1e-6, True, "need not vanish at the pseudo-inverse"),
     ],
 )

@@ -107,3 +107,51 @@ def test_numpy_numbers_are_accepted_as_options(entry, method):
     options["max_steps"] = np.int64(3)
     result = call(entry, method, options)
     assert result.steps <= 3
+    assert type(result.steps) is int and type(result.evaluations) is int
+
+
+def test_numpy_numbers_are_accepted_as_the_entry_points_arguments():
+    a = torch.randn(12, 8, dtype=torch.float64)
+    result = gdtutor.svd(a, np.int64(2), tol=np.float32(1e-6))
+    assert result.S.shape == (2,) and result.converged
+    square = a[:8] + 8 * torch.eye(8, dtype=torch.float64)
+    assert gdtutor.inverse(square, tol=np.float64(1e-10), pseudo=np.False_).converged
+    y = a.clone()
+    y[0, 0] = math.nan
+    completed = gdtutor.complete(y, np.int64(2), ridge=np.float64(0.1), tol=np.float32(1e-6))
+    assert completed.left.shape == (12, 2)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"pseudo": "no"}, TypeError, "pseudo must be True or False"),
+        ({"pseudo": 1}, TypeError, "pseudo must be True or False"),
+        ({"tol": True}, ValueError, "tol must be a finite positive number"),
+    ],
+)
+def test_the_entry_points_own_arguments_are_checked(arguments, error, message):
+    with RefuseWork(), pytest.raises(error, match=message):
+        gdtutor.inverse(torch.eye(3, dtype=torch.float64), **arguments)
+
+
+@pytest.mark.parametrize("k", [True, 2.0, np.float64(2.0)])
+def test_k_must_be_an_integer(k):
+    with RefuseWork(), pytest.raises(ValueError, match="k must be a non-negative integer"):
+        gdtutor.svd(torch.ones(4, 3, dtype=torch.float64), k)
+
+
+@pytest.mark.parametrize("seed", [2**64, -(2**63) - 1])
+def test_a_seed_out_of_range_is_named(seed):
+    with RefuseWork(), pytest.raises(ValueError, match="seed must be a signed 64-bit integer"):
+        gdtutor.svd(torch.ones(4, 3, dtype=torch.float64), 2, seed=seed)
+
+
+@pytest.mark.parametrize("method", ["lobpcg", "orthogonal-iteration"])
+def test_an_operator_is_not_called_before_the_options_are_checked(method):
+    def refuse(block):
+        pytest.fail("the operator was called before the options were checked")
+
+    operator = gdtutor.LinearOperator((6, 5), matmul=refuse, rmatmul=refuse)
+    with RefuseWork(), pytest.raises(ValueError, match="max_steps"):
+        gdtutor.svd(operator, 2, method=method, max_steps=-1)

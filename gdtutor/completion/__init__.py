@@ -44,7 +44,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from gdtutor._methods import MethodTable
-from gdtutor._validation import check_nonnegative, check_positive
+from gdtutor._validation import check_count, check_nonnegative, check_positive
 from gdtutor.completion import losses
 from gdtutor.completion._common import CompletionResult
 from gdtutor.completion._common import _objective as _objective
@@ -175,14 +175,15 @@ def complete(
     >>> torch.allclose(result.completed, truth)
     True
     """
-    solve = METHODS.resolve(method, options)
-    check_nonnegative("ridge", ridge)
-    check_positive("tol", tol)
+    solve, options = METHODS.resolve(method, options)
+    ridge = check_nonnegative("ridge", ridge)
+    tol = check_positive("tol", tol)
+    rank = check_count("rank", rank)  # its range is checked against the data's shape
     entries = _checked(y, mask, rank)  # the data checked and indexed: no product yet
     checked_loss, values = _checked_loss(loss, entries.values)
     if values is not entries.values:
         entries = entries.with_values(values)
-    return solve(entries, rank, ridge=float(ridge), tol=float(tol), loss=checked_loss, **options)
+    return solve(entries, rank, ridge=ridge, tol=tol, loss=checked_loss, **options)
 
 
 # The methods of complete(), each with its own options: gdtutor.show_options("complete").

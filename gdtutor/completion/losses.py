@@ -15,11 +15,12 @@ M. A. Davenport, Y. Plan, E. van den Berg and M. Wootters (2014). 1-bit matrix c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from gdtutor._validation import check_positive
 
 Loss = Callable[[Tensor, Tensor], Tensor]
 
@@ -46,9 +47,7 @@ def huber(delta: float = 1.0) -> Loss:
     For Gaussian noise of standard deviation :math:`s`, :math:`\delta = 1.345\,s` is the classical
     choice (95 % of least squares' efficiency when there are no outliers).
     """
-    if not (isinstance(delta, int | float) and 0 < delta < math.inf):
-        raise ValueError(f"the Huber threshold delta must be a positive number; got {delta!r}.")
-    return _Huber(float(delta))
+    return _Huber(check_positive("the Huber threshold delta", delta))
 
 
 def _squared(prediction: Tensor, observed: Tensor) -> Tensor:

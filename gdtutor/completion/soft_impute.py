@@ -59,7 +59,6 @@ def _soft_impute(
     losses: list[float] = []
     reason = None
     steps = max_steps
-    u = v = torch.zeros(data.shape[0], rank, dtype=data.dtype, device=data.device)
     for k in range(max_steps + 1):
         filled = torch.where(observed, data, z)
         left, s, vh = torch.linalg.svd(filled, full_matrices=False)

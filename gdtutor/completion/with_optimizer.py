@@ -34,7 +34,7 @@ from gdtutor.completion._common import (
 )
 from gdtutor.completion.entries import _Entries
 from gdtutor.completion.losses import Loss, _squared
-from gdtutor.descent import descend, make_optimizer, optimizer_class
+from gdtutor.descent import descend, method_optimizer
 
 
 def _with_optimizer(
@@ -67,7 +67,6 @@ def _with_optimizer(
         Further options of the optimizer's constructor; one it does not take, or a value it
         refuses, raises an error before any work.
     """
-    cls = optimizer_class(optimizer)
     check_positive("lr", lr)
     check_choice("init", init, INITS)
     check_seed(seed)
@@ -77,7 +76,7 @@ def _with_optimizer(
     dtype, device = entries.values.dtype, entries.values.device
     u = torch.empty(entries.shape[0], rank, dtype=dtype, device=device)
     v = torch.empty(entries.shape[1], rank, dtype=dtype, device=device)
-    built = _built(cls, [u, v], lr, optimizer_options)
+    built = method_optimizer("complete", optimizer, [u, v], lr=lr, **optimizer_options)
     start_u, start_v, _ = _start(_start_entries(entries, loss), rank, init, seed)
     u.copy_(start_u)
     v.copy_(start_v)
@@ -98,18 +97,3 @@ def _with_optimizer(
         steps=run.steps, evaluations=run.evaluations, reason=run.reason if run.converged else None,
         max_steps=max_steps,
     )  # fmt: skip
-
-
-def _built(
-    cls: type[Optimizer], factors: list[Tensor], lr: float, options: dict[str, Any]
-) -> Optimizer:
-    """The optimizer on ``factors``; an option it does not take is reported in the method's terms."""
-    try:
-        return make_optimizer(cls, factors, lr=lr, **options)
-    except TypeError as error:
-        from gdtutor.completion import METHODS  # at call time: the package imports this module
-
-        raise TypeError(
-            f"complete(method='optimizer') with {error} "
-            f"The method's own options are {METHODS.describe('optimizer')}."
-        ) from None

@@ -42,14 +42,13 @@ ARPACK (:func:`scipy.sparse.linalg.svds`) at equal accuracy.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import torch
 
 from gdtutor import operators
 from gdtutor._methods import MethodTable
-from gdtutor._validation import as_float_tensor
+from gdtutor._validation import as_float_tensor, check_count, check_positive
 from gdtutor.decomposition._common import (
     Callback,
     IterateHistory,
@@ -156,14 +155,11 @@ def svd(
     >>> torch.allclose(S, torch.linalg.svdvals(a))
     True
     """
-    solve = METHODS.resolve(method, options)
-    if tol is not None and not (isinstance(tol, int | float) and 0 < tol < math.inf):
-        raise ValueError(f"tol must be a positive number; got {tol!r}.")
+    solve, options = METHODS.resolve(method, options)
+    tol = check_positive("tol", tol, optional=True)
     if not operators.is_products(a):
         a = as_float_tensor(a)
-        m, n = a.shape[-2:]
-        _check_k(k, m, n)
-        return solve(a, k, tol=tol, **options)
+        return solve(a, _checked_k(k, *a.shape[-2:]), tol=tol, **options)
     if method not in _MATRIX_FREE:
         raise ValueError(
             f"method {method!r} needs A's entries; for a sparse A or a LinearOperator, which are "
@@ -176,14 +172,18 @@ def svd(
         )
     with torch.no_grad():  # an operator's functions may close over tensors that require grad
         products, checks = operators.as_products(a)
-        _check_k(k, *products.shape)
-        result = solve(products, k, tol=tol, **options)
+        result = solve(products, _checked_k(k, *products.shape), tol=tol, **options)
     return dataclasses.replace(result, evaluations=result.evaluations + checks)
 
 
-def _check_k(k: int | None, m: int, n: int) -> None:
-    if k is not None and not (isinstance(k, int) and 1 <= k <= min(m, n)):
+def _checked_k(k: object, m: int, n: int) -> int | None:
+    """``k`` as an int from 1 to min(m, n), or ``None``."""
+    if k is None:
+        return None
+    count = check_count("k", k)
+    if not 1 <= count <= min(m, n):  # type: ignore[operator]
         raise ValueError(f"k must be an integer from 1 to min(m, n) = {min(m, n)}; got {k!r}.")
+    return count
 
 
 # The methods of svd(), each with its own options: gdtutor.show_options("svd").

@@ -13,6 +13,9 @@ R. W. Brockett (1991). Dynamical systems that sort lists, diagonalize matrices, 
 programming problems. *Linear Algebra and its Applications* 146, 79–91.
 doi:10.1016/0024-3795(91)90021-N
 
+J. von Neumann (1937). Some matrix-inequalities and metrization of matric-space. *Tomsk
+University Review* 1, 286–300 (the trace inequality).
+
 P.-A. Absil, R. Mahony and R. Sepulchre (2008). *Optimization Algorithms on Matrix Manifolds*.
 Princeton University Press.
 """
@@ -88,7 +91,7 @@ def _brockett(
     warm_start
         Steps of orthogonal iteration (:math:`U \leftarrow \operatorname{qf}(AV)`,
         :math:`V \leftarrow \operatorname{qf}(A^\top U)`) before the ascent. They align the
-        subspaces at rates set by the ratios :math:`\sigma_{i+1}/\sigma_i`, fast on graded
+        subspaces at rates set by the ratios :math:`(\sigma_{i+1}/\sigma_i)^2` a step, fast on graded
         spectra, where the ascent, limited by the absolute gaps :math:`\sigma_i - \sigma_{i+1}`,
         is slow; the ascent then separates close values. 0 gives pure gradient ascent.
     seed
@@ -161,7 +164,7 @@ def _brockett(
 def _warm_started(a: Tensor, k: int, seed: int, steps: int) -> tuple[Tensor, Tensor]:
     r"""A random orthonormal start, then ``steps`` of orthogonal iteration.
 
-    They align the subspaces at rates :math:`\sigma_{i+1}/\sigma_i`.
+    They align the subspaces at rates :math:`(\sigma_{i+1}/\sigma_i)^2` a step.
     """
     m, n = a.shape[-2:]
     batch = a.shape[:-2]

@@ -40,10 +40,12 @@ def _orthogonal_iteration(
     Block power iteration on both sides, the "infinitely long step" of gradient ascent on
     Brockett's cost; no Rayleigh–Ritz step. With :math:`A^\top U = VR` and
     :math:`\operatorname{diag}(R) \ge 0`, the estimates are :math:`\sigma_i = r_{ii} = u_i^\top A
-    v_i`; the pairs converge in order, each at the rate :math:`\sigma_{i+1}/\sigma_i` per step.
+    v_i`; the pairs converge in order, each at the rate :math:`(\sigma_{i+1}/\sigma_i)^2` per step
+    (a step multiplies by :math:`A` and by :math:`A^\top`).
     The residual costs no extra product: :math:`\|A^\top u_i - \sigma_i v_i\|` is the norm of
     :math:`R`'s off-diagonal column :math:`i`, and :math:`\|Av_i - \sigma_i u_i\|` comes with the
-    next step's :math:`AV`. Stops as :func:`_lobpcg` does (two products a step).
+    next step's :math:`AV`. Stops as LOBPCG does (the stopping
+    rule ``_ResidualStopping`` of ``gdtutor/decomposition/_common.py``; two products a step).
 
     Parameters
     ----------

@@ -3,7 +3,8 @@ r"""Gradient descent on Stiefel manifolds (matrices with orthonormal columns), a
 References
 ----------
 P.-A. Absil, R. Mahony and R. Sepulchre (2008). *Optimization Algorithms on Matrix Manifolds*.
-Princeton University Press, chapters 3 and 4 (the tangent projection, the QR retraction).
+Princeton University Press, chapters 3, 4 and 8 (the tangent projection, the QR retraction,
+the momentum carried by projection, a vector transport).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from gdtutor._validation import check_fraction, check_positive
 from gdtutor.decomposition._common import orthonormal_factor
 
 
@@ -49,10 +51,8 @@ class StiefelSGD(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
-        if lr <= 0:
-            raise ValueError(f"lr must be positive; got {lr}.")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
+        lr = check_positive("lr", lr)
+        momentum = check_fraction("momentum", momentum)
         super().__init__(params, {"lr": lr, "momentum": momentum})
         self.tangent_norm = math.inf
 

@@ -32,13 +32,12 @@ faster and at least as accurate; the tutorial measures by how much.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from torch import Tensor
 
 from gdtutor._methods import MethodTable
-from gdtutor._validation import as_float_tensor
+from gdtutor._validation import as_float_tensor, check_flag, check_positive
 from gdtutor.inversion._common import (
     InverseResult,
     SingularMatrixError,
@@ -135,7 +134,9 @@ def inverse(
     >>> torch.allclose(result.inverse, torch.linalg.inv(a))
     True
     """
-    solve = METHODS.resolve(method, options)
+    solve, options = METHODS.resolve(method, options)
+    pseudo = check_flag("pseudo", pseudo)
+    tol = check_positive("tol", tol, optional=True)
     a = as_float_tensor(a)
     if not pseudo:
         _require_square(a)
@@ -145,8 +146,6 @@ def inverse(
                 "tol bounds ‖AX - I‖, which need not vanish at the pseudo-inverse; with "
                 "pseudo=True leave tol=None (the methods stop at their rounding floor or max_steps)."
             )
-        if not (isinstance(tol, int | float) and 0 < tol < math.inf):
-            raise ValueError(f"tol must be a positive number; got {tol!r}.")
     return solve(a, pseudo=pseudo, tol=tol, **options)
 
 

@@ -5,7 +5,7 @@ residual :math:`\|AX - I\|_F/\sqrt n` unless the method already knows it. The lo
 :math:`f(X) = \tfrac12\|AX - I\|_F^2` (:func:`inverse_loss`, its gradient
 :math:`A^\top(AX - I)` by hand in :func:`inverse_loss_gradient`) is what the gradient methods
 descend; :func:`_residual_stop` turns ``tol`` into a stopping test for
-:func:`~gdtutor.descent.descend`; :func:`_scaled` divides :math:`A` by a power of two, exactly,
+:func:`~gdtutor.descent.descend`; :func:`_balanced` divides :math:`A` by a power of two, exactly,
 for the scale-free methods.
 """
 
@@ -183,7 +183,7 @@ def _residual_stop(
     return stop
 
 
-def _scaled(a: Tensor) -> tuple[Tensor, Tensor]:
+def _balanced(a: Tensor) -> tuple[Tensor, Tensor]:
     """``a`` divided by a power of two per matrix (exact), and the exponents to scale back with."""
     exponents = power_of_two_exponents(a)
     return torch.ldexp(a, -exponents), exponents

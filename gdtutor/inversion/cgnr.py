@@ -30,7 +30,7 @@ from torch import Tensor
 
 from gdtutor._tensors import identity_like
 from gdtutor._validation import check_count
-from gdtutor.inversion._common import InverseResult, _result, _scaled
+from gdtutor.inversion._common import InverseResult, _balanced, _result
 
 
 def _cgnr(
@@ -60,16 +60,16 @@ def _cgnr(
         The step budget; by default :math:`100\max(m, n)`.
     """
     check_count("max_steps", max_steps, optional=True)
-    scaled, exponents = _scaled(a)
+    balanced, exponents = _balanced(a)
     rows, columns = a.shape[-2:]
     budget = 100 * max(rows, columns) if max_steps is None else max_steps
     recheck = max(rows, columns) // 4 + 1
     identity = identity_like(a).expand((*a.shape[:-1], rows))
-    progress = _progress_measure(scaled, tol)
+    progress = _progress_measure(balanced, tol)
 
     x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
     residual = identity.clone()  # I - AX with X = 0
-    normal = scaled.mT @ residual
+    normal = balanced.mT @ residual
     products = 1
     direction = normal
     gamma = normal.square().sum(dim=-2, keepdim=True)
@@ -82,9 +82,9 @@ def _cgnr(
         losses.append(0.5 * residual.square().sum().item())
         evaluations_at.append(products)
         if step >= next_check and progress(residual, normal, x) <= 1:
-            true_residual = identity - scaled @ x
+            true_residual = identity - balanced @ x
             products += 2
-            true = progress(true_residual, scaled.mT @ true_residual, x)
+            true = progress(true_residual, balanced.mT @ true_residual, x)
             if true <= 1:
                 converged, steps = True, step
                 reason = (
@@ -102,12 +102,12 @@ def _cgnr(
             next_check, last_true = step + recheck, true
         if step == budget:
             break
-        product = scaled @ direction
+        product = balanced @ direction
         curvature = product.square().sum(dim=-2, keepdim=True)
         alpha = torch.where(curvature > 0, gamma / curvature, torch.zeros_like(gamma))
         x = x + direction * alpha
         residual = residual - product * alpha
-        normal = scaled.mT @ residual
+        normal = balanced.mT @ residual
         products += 2
         gamma_next = normal.square().sum(dim=-2, keepdim=True)
         beta = torch.where(gamma > 0, gamma_next / gamma, torch.zeros_like(gamma))

@@ -21,10 +21,10 @@ from gdtutor._validation import check_count, check_flag, check_positive
 from gdtutor.descent import descend
 from gdtutor.inversion._common import (
     InverseResult,
+    _balanced,
     _half_residual_loss,
     _residual_stop,
     _result,
-    _scaled,
     extreme_singular_values,
 )
 
@@ -58,10 +58,10 @@ def _gradient_descent(
     check_count("max_steps", max_steps)
     check_flag("progress", progress)
     if lr is None:
-        scaled, exponents = _scaled(a)
+        balanced, exponents = _balanced(a)
     else:
-        scaled, exponents = a, torch.zeros((*a.shape[:-2], 1, 1), dtype=torch.int32)
-    largest, smallest = extreme_singular_values(scaled, pseudo=pseudo)
+        balanced, exponents = a, torch.zeros((*a.shape[:-2], 1, 1), dtype=torch.int32)
+    largest, smallest = extreme_singular_values(balanced, pseudo=pseudo)
     predicted_rate = None
     if lr is None:
         steps = (2 / (largest**2 + smallest**2)).flatten().tolist()
@@ -73,7 +73,7 @@ def _gradient_descent(
     sgd = torch.optim.SGD([{"params": [x], "lr": step} for x, step in zip(xs, steps, strict=True)])
     squares: list[Tensor] = []
     run = descend(
-        _half_residual_loss(scaled, xs, squares),
+        _half_residual_loss(balanced, xs, squares),
         xs,
         sgd,
         max_steps=max_steps,

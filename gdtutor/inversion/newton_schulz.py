@@ -32,8 +32,8 @@ from gdtutor._validation import as_float_tensor, check_count, check_flag
 from gdtutor.inversion._common import (
     InverseResult,
     SingularMatrixError,
+    _balanced,
     _result,
-    _scaled,
     identity_residual,
 )
 from gdtutor.metrics import unit_roundoff
@@ -116,7 +116,7 @@ def _newton_schulz(
             "use scaled=False with pseudo=True."
         )
     x0 = None if start is None else _checked_start(a, start, pseudo=pseudo, scaled=scaled)
-    balanced, exponents = _scaled(a)
+    balanced, exponents = _balanced(a)
     m = a.shape[-2]
     significand = 1 - round(math.log2(torch.finfo(a.dtype).eps))
     resolving = 2 * significand + math.ceil(math.log2(m)) + 8
@@ -300,7 +300,7 @@ def _require_convergent_start(a: Tensor, x0: Tensor) -> None:
 
 
 class _StepScaling:
-    r"""The step scaling of ``newton_schulz(scaled=True)``: :math:`X \leftarrow \alpha X(2I - \alpha AX)`.
+    r"""The step scaling of ``inverse(method="newton-schulz", scaled=True)``: :math:`X \leftarrow \alpha X(2I - \alpha AX)`.
 
     :math:`AX_k` is symmetric positive semi-definite for every iterate (a polynomial in
     :math:`AA^\top`), with eigenvalues in :math:`[l, h]`. The map :math:`t \mapsto \alpha t(2 - \alpha

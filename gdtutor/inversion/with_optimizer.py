@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from gdtutor._validation import check_count, check_flag, check_positive
-from gdtutor.descent import SchedulerFactory, descend, make_optimizer, optimizer_class
+from gdtutor._validation import check_count, check_flag, check_function, check_positive
+from gdtutor.descent import SchedulerFactory, descend, method_optimizer
 from gdtutor.inversion._common import (
     InverseResult,
     _half_residual_loss,
@@ -65,32 +65,14 @@ def _with_optimizer(
         Further options of the optimizer's constructor (``momentum``, ``nesterov``,
         ``line_search_fn``, ...); one it does not take raises :class:`TypeError` before any step.
     """
-    if isinstance(optimizer, Optimizer):
-        raise TypeError(
-            "inverse(method='optimizer') builds the optimizer on its own X: give a name or an "
-            "optimizer class, and its options as keywords."
-        )
-    cls = optimizer_class(optimizer)
     check_positive("lr", lr, optional=True)
-    if scheduler is not None and not callable(scheduler):
-        raise TypeError(
-            "scheduler must be a function that builds a scheduler from the optimizer, or None; "
-            f"got {type(scheduler).__name__}."
-        )
+    check_function("scheduler", scheduler)
     check_count("max_steps", max_steps)
     check_flag("progress", progress)
     x = torch.zeros(a.mT.shape, dtype=a.dtype, device=a.device)
     if lr is not None:
         optimizer_options["lr"] = lr
-    try:  # built here, before any step, so that a foreign option is reported in the method's terms
-        built = make_optimizer(cls, [x], **optimizer_options)
-    except TypeError as error:  # the only TypeError left: an option the class does not take
-        from gdtutor.inversion import METHODS  # at call time: the package imports this module
-
-        raise TypeError(
-            f"inverse(method='optimizer') with {error} "
-            f"The method's own options are {METHODS.describe('optimizer')}."
-        ) from None
+    built = method_optimizer("inverse", optimizer, [x], **optimizer_options)
     squares: list[Tensor] = []
     run = descend(
         _half_residual_loss(a, x, squares),
