@@ -21,7 +21,7 @@ CONSTRAINTS = ("-c", "constraints.txt")
 DOCS_ARGS = ("-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 CHROMIUM = os.environ.get("GDTUTOR_CHROMIUM", "/usr/bin/chromium")
 
-# tests, docs, linkcheck and site share one environment: each needs PyTorch, a 183 MB wheel that
+# tests, docs, linkcheck and site share one environment: each needs PyTorch, a 192 MB wheel that
 # takes about a minute to install, so a run of several sessions (README's two commands, CI)
 # installs it once, and each session adds the extras it needs. Delete .nox/book to start afresh.
 BOOK_ENV = Path(".nox", "book")
