@@ -117,10 +117,10 @@ def svd_2020(
         When the total loss becomes NaN/Inf or grows a millionfold: the fixed steps are too long
         for these matrices.
     """
-    check_positive("tol", tol, optional=True)
-    check_count("max_steps", max_steps)
-    check_seed(seed)
-    check_flag("progress", progress)
+    tol = check_positive("tol", tol, optional=True)
+    max_steps = check_count("max_steps", max_steps)
+    seed = check_seed(seed)
+    progress = check_flag("progress", progress)
     tensors, optimizers, decay = _checked_matrices(matrices, optimizer, weight_decay)
     run = _PenaltyRun(tensors, optimizers, decay, seed)
     history: list[Tensor] = []
@@ -229,7 +229,7 @@ class _PenaltyRun:
         self.eye = torch.zeros(count, cols, cols, dtype=dtype, device=device)
         for i, t in enumerate(tensors):
             m, n = t.shape
-            generator = torch.Generator().manual_seed(int(seed))  # the 2020 start: never shifted
+            generator = torch.Generator().manual_seed(seed)  # the 2020 start: never shifted
             self.a[i, :m, :n] = t
             self.u[i, :m, :n] = torch.rand(m, n, generator=generator)
             self.d[i, :n] = torch.rand(n, generator=generator)
