@@ -1,5 +1,6 @@
 """Execute every tutorial top to bottom in a fresh kernel, as the docs build does."""
 
+import ast
 import importlib.util
 import re
 import time
@@ -158,6 +159,45 @@ def test_tutorial_prose_is_a_page_a_reader_finishes(path):
     assert words <= MOST_PROSE_WORDS, (
         f"{path.name} has {words} words of prose, more than {MOST_PROSE_WORDS}: cut what does not "
         "serve the page's line, or split the part in two"
+    )
+
+
+def glued_on_show(source):
+    """The names a cell glues with its value also shown as the cell's output."""
+    calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)]
+    return [
+        ast.unparse(call.args[0])
+        for call in calls
+        if isinstance(call.func, ast.Name)
+        and call.func.id == "glue"
+        and not any(
+            keyword.arg == "display"
+            and isinstance(keyword.value, ast.Constant)
+            and keyword.value.value is False
+            for keyword in call.keywords
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [('glue("a", 1)\nglue("b", 2, display=False)', ["'a'"]), ("claim = 1", [])],
+)
+def test_glued_on_show(source, shown):
+    assert glued_on_show(source) == shown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_hidden_input_shows_no_glued_value(path):
+    """A cell whose input is hidden shows its outputs: a glued value there is a stray number on the page."""
+    stray = [
+        (index, name)
+        for index, cell in enumerate(jupytext.read(path).cells)
+        if "remove-input" in cell.metadata.get("tags", [])
+        for name in glued_on_show(cell.source)
+    ]
+    assert stray == [], (
+        f"{path.name}: glue these with display=False, or in a remove-cell cell: {stray}"
     )
 
 
