@@ -189,14 +189,25 @@ def _sparse_products(a: Tensor) -> Products:
                 "A contains NaN or Inf entries; remove them before calling this function."
             )
         csc = csr.to_sparse_csc()  # CSC of A holds CSR of Aᵀ
-        transposed = torch.sparse_csr_tensor(
-            csc.ccol_indices(),
-            csc.row_indices(),
-            csc.values(),
-            tuple(reversed(csr.shape)),
-            check_invariants=False,  # torch's own conversion made them: valid by construction
-        )
-    return Products(tuple(csr.shape), csr.dtype, csr.device, csr.__matmul__, transposed.__matmul__)
+        shape = tuple(csr.shape)
+        matrix = _compact_csr(csr.crow_indices(), csr.col_indices(), values, shape)
+        transposed = _compact_csr(csc.ccol_indices(), csc.row_indices(), csc.values(), shape[::-1])
+    return Products(shape, csr.dtype, csr.device, matrix.__matmul__, transposed.__matmul__)
+
+
+def _compact_csr(
+    compressed: Tensor, plain: Tensor, values: Tensor, shape: tuple[int, int]
+) -> Tensor:
+    """A CSR tensor with 32-bit indices when they fit.
+
+    torch's CPU product of a CSR and a dense matrix (MKL's, where torch is built with it) takes
+    32-bit indices; given 64-bit ones, it converts them at every product, a copy the size of
+    A's entries. The product is the same to the bit.
+    """
+    if max(*shape, values.numel()) < 2**31:
+        compressed, plain = compressed.to(torch.int32), plain.to(torch.int32)
+    # torch's own conversions made the indices: valid by construction
+    return torch.sparse_csr_tensor(compressed, plain, values, shape, check_invariants=False)
 
 
 def _operator_products(a: LinearOperator) -> Products:

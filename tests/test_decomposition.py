@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from test_options import RefuseWork
 
 import gdtutor
-from gdtutor import decomposition, matrices, metrics, seeds
+from gdtutor import decomposition, matrices, metrics, operators, seeds
 from gdtutor.decomposition import StiefelSGD, orthonormal_factor, sign_convention, svd_2020
 
 
@@ -628,6 +628,19 @@ def test_svd_of_a_sparse_matrix_matches_the_dense_one(layout, shape):
     assert result.converged and result.U.shape == (shape[0], 5) and result.Vh.shape == (5, shape[1])
     check_against_torch(dense, result)  # values (Weyl) and orthogonality within the floor
     assert (result.residual < rounding_floor(shape, torch.float64)).all()
+
+
+def test_sparse_products_are_the_products_of_the_given_matrix_to_the_bit():
+    # stored with 32-bit indices (torch's CPU kernel converts 64-bit ones at every product)
+    dense = sparse_gaussian(300, 120, 0.1, seed=5)
+    products, checks = operators.as_products(dense.to_sparse())
+    v, u = (
+        torch.randn(size, 7, generator=seeds.generator(1), dtype=torch.float64)
+        for size in (120, 300)
+    )
+    a = csr(dense)
+    assert checks == 0
+    assert torch.equal(products @ v, a @ v) and torch.equal(products.mT @ u, csr(dense.T) @ u)
 
 
 def test_orthogonal_iteration_on_a_sparse_matrix():
