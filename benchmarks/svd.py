@@ -199,9 +199,8 @@ def sparse_study(
 
     The work, at each method's chosen setting: vectors multiplied by A and Aᵀ, seconds in those
     products and seconds in all (each product function wrapped by :class:`Timed`; for
-    gdtutor.svd, the sparse tensor's own products given as a LinearOperator, less its adjoint
-    test's two vectors, and with each product's check for NaN run twice). The process's peak
-    memory is in GB.
+    gdtutor.svd, the sparse tensor's own products, wrapped in :class:`gdtutor.operators.Products`
+    once more, so each product's check for NaN runs twice). The process's peak memory is in GB.
     """
     import scipy.sparse
     from scipy.sparse.linalg import LinearOperator as ScipyOperator
@@ -234,10 +233,7 @@ def sparse_study(
         arpack(operator, k, tol[lanczos])
 
     def lobpcg_run(forward: Timed, backward: Timed) -> None:
-        operator = gdtutor.LinearOperator(tuple(a.shape), matmul=forward, rmatmul=backward)
-        ours(operator, k, tol[lobpcg])
-        forward.vectors -= 1  # the adjoint test's two vectors
-        backward.vectors -= 1
+        ours(operators.Products(a.shape, a.dtype, a.device, forward, backward), k, tol[lobpcg])
 
     work = {
         lanczos: product_share(lanczos_run, a_scipy.dot, a_scipy.T.dot, repeat),
